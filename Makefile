@@ -1,0 +1,69 @@
+# loquilex developer entry points. `make help` lists them.
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+PACKAGES := $(shell grep -v '^\s*\(\#\|$$\)' packages.txt)
+DEMO_CLIP := /usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav
+SOURCES = $(shell git ls-files '*.h' '*.cc' 2>/dev/null)
+
+.PHONY: help setup build test lint format sanitize check demo bench clean
+
+help:
+	@echo "make setup     install the Debian packages in packages.txt (safe to re-run)"
+	@echo "make build     configure and build into $(BUILD)/ (g++, RelWithDebInfo)"
+	@echo "make demo      build, then transcribe a recorded speech clip with the default model"
+	@echo "make test      build and run the whole ctest suite (unit, integration, e2e)"
+	@echo "make lint      clang-format check, clang-tidy and cppcheck (all must be clean)"
+	@echo "make format    rewrite sources with clang-format"
+	@echo "make sanitize  build with clang ASan+UBSan into $(ASAN_BUILD)/ and run the whole suite"
+	@echo "make check     lint + test + sanitize: the command CI runs"
+	@echo "make bench     run the benchmarks in bench/ (see docs/BENCHMARKS.md)"
+
+setup:
+	@if dpkg-query -W -f='$${Status}\n' $(PACKAGES) 2>/dev/null | grep -qv 'install ok installed' \
+	    || [ $$(dpkg-query -W -f='$${Status}\n' $(PACKAGES) 2>/dev/null | wc -l) -ne $(words $(PACKAGES)) ]; then \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(PACKAGES); \
+	else echo "setup: all $(words $(PACKAGES)) packages are installed"; fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_CXX_COMPILER=g++
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/loquilex transcribe $(DEMO_CLIP) --format srt -
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+lint: $(BUILD)/build.ninja
+	clang-format --dry-run -Werror $(SOURCES)
+	cmake --build $(BUILD) -j $(JOBS)
+	run-clang-tidy -quiet -p $(BUILD) -j $(JOBS) '$(CURDIR)/(src|tests)/' > $(BUILD)/clang-tidy.log 2>&1 \
+	  || { grep -E 'warning:|error:' $(BUILD)/clang-tidy.log; exit 1; }
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,unusedFunction \
+	  --inline-suppr --suppressions-list=.cppcheck-suppressions --std=c++20 --language=c++ \
+	  -I src -j 1 src
+
+format:
+	clang-format -i $(SOURCES)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS=-O1 -DLX_SANITIZE=ON
+
+sanitize: $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+check: lint test sanitize
+
+bench: build
+	bench/transcribe_vs_pocketsphinx.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
