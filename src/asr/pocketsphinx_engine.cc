@@ -1,0 +1,361 @@
+#include "asr/pocketsphinx_engine.h"
+
+#include <pocketsphinx.h>
+#include <sphinxbase/err.h>
+#include <spdlog/spdlog.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+
+namespace lx::asr {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kFramesPerSecond = 100.0;  // PocketSphinx's default -frate
+
+// Serializes ps_init/ps_free: they touch PocketSphinx's process-wide front-end and log state.
+std::mutex& DecoderLifecycleMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+// PocketSphinx's printf-style log lines go to spdlog at debug level, errors at warn.
+void ForwardEngineLog(void* /*user_data*/, err_lvl_t level, const char* format, ...) {
+  char line[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  if (text.empty()) return;
+  if (level >= ERR_ERROR) {
+    spdlog::warn("pocketsphinx: {}", text);
+  } else {
+    spdlog::debug("pocketsphinx: {}", text);
+  }
+}
+
+void RouteEngineLoggingOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    err_set_callback(ForwardEngineLog, nullptr);
+    err_set_logfp(nullptr);  // the configuration dump is printed straight to this file
+  });
+}
+
+int PostSpeechFrames(int silence_ms) {
+  return std::max(1, static_cast<int>(std::lround(silence_ms * kFramesPerSecond / 1000.0)));
+}
+
+// The decoder configuration for `files`; nullptr if PocketSphinx rejects it.
+cmd_ln_t* MakeConfig(const PocketSphinxModelFiles& files, int silence_ms) {
+  const std::string postspeech = std::to_string(PostSpeechFrames(silence_ms));
+  return cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", files.acoustic_dir.c_str(), "-lm",
+                     files.language_model.c_str(), "-dict", files.dictionary.c_str(),
+                     "-vad_postspeech", postspeech.c_str(), nullptr);
+}
+
+// In the probe child: the engine's error lines go to the pipe whose descriptor is `user_data`.
+void WriteEngineErrorToPipe(void* user_data, err_lvl_t level, const char* format, ...) {
+  if (level < ERR_ERROR) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  const int n = std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  if (n > 0) {
+    const ssize_t written =
+        ::write(*static_cast<int*>(user_data), line, std::min<size_t>(n, sizeof line - 1));
+    (void)written;  // nothing to do about a failed write in the child
+  }
+}
+
+// The last non-empty line of `text`.
+std::string LastLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const auto newline = text.rfind('\n');
+  return newline == std::string::npos ? text : text.substr(newline + 1);
+}
+
+// Loads the model once in a child process. PocketSphinx ends the whole process (exit(1)) when a
+// model file is damaged, so a model is tried first where that cannot hurt the caller.
+Status ProbeInChild(const PocketSphinxModelFiles& files, const std::string& model_dir) {
+  int fds[2];
+  if (::pipe(fds) != 0) return Status::Unavailable("cannot create a pipe to check the model");
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return Status::Unavailable("cannot start a process to check the model");
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    err_set_callback(WriteEngineErrorToPipe, &fds[1]);
+    err_set_logfp(nullptr);
+    cmd_ln_t* config = MakeConfig(files, EngineStreamConfig{}.silence_ms);
+    ::_exit(config != nullptr && ps_init(config) != nullptr ? 0 : 3);
+  }
+  ::close(fds[1]);
+  std::string errors;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    errors.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int wait_status = 0;
+  while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) return Status::Ok();
+  const std::string reason = LastLine(errors);
+  return Status::Unavailable("pocketsphinx cannot load the model in " + model_dir +
+                             (reason.empty() ? "" : " (" + reason + ")"));
+}
+
+bool HasFile(const fs::path& dir, const char* name) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / name, ec);
+}
+
+bool EndsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(),
+                                                suffix) == 0;
+}
+
+// The first regular file in `dir` (sorted by name) for which `accept` holds.
+template <typename Pred>
+std::optional<fs::path> FirstFile(const fs::path& dir, Pred accept) {
+  std::error_code ec;
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && accept(entry.path().filename().string())) {
+      found.push_back(entry.path());
+    }
+  }
+  if (found.empty()) return std::nullopt;
+  return *std::min_element(found.begin(), found.end());
+}
+
+std::string MissingHint(const std::string& model_dir) {
+  return model_dir == kDefaultPocketSphinxModelDir
+             ? " (install Debian's pocketsphinx-en-us package: make setup)"
+             : " (a PocketSphinx model folder holds an acoustic model folder with mdef, a *.lm.bin "
+               "language model and a *.dict dictionary)";
+}
+
+std::string StripAlternate(std::string word) {
+  // The dictionary names alternate pronunciations "word(2)"; the word is the same.
+  if (const auto paren = word.find('('); paren != std::string::npos && word.back() == ')') {
+    word.erase(paren);
+  }
+  return word;
+}
+
+bool IsFiller(const std::string& word) {
+  return word.empty() || word.front() == '<' || word.front() == '[' || word.front() == '+';
+}
+
+class PocketSphinxStream final : public EngineStream {
+ public:
+  explicit PocketSphinxStream(ps_decoder_t* decoder) : decoder_(decoder) {}
+  ~PocketSphinxStream() override {
+    std::lock_guard lock(DecoderLifecycleMutex());
+    ps_free(decoder_);
+  }
+  PocketSphinxStream(const PocketSphinxStream&) = delete;
+  PocketSphinxStream& operator=(const PocketSphinxStream&) = delete;
+
+  Status Start() {
+    if (ps_start_stream(decoder_) < 0 || ps_start_utt(decoder_) < 0) {
+      return Status::Unavailable("pocketsphinx: cannot start an utterance");
+    }
+    return Status::Ok();
+  }
+
+  Status Feed(std::span<const float> samples) override {
+    pcm_.resize(samples.size());
+    std::transform(samples.begin(), samples.end(), pcm_.begin(), [](float x) {
+      return static_cast<int16_t>(std::lround(std::clamp(x, -1.0f, 1.0f) * 32767.0f));
+    });
+    if (ps_process_raw(decoder_, pcm_.data(), pcm_.size(), FALSE, FALSE) < 0) {
+      return Status::Internal("pocketsphinx: processing audio failed");
+    }
+    return Status::Ok();
+  }
+
+  bool InSpeech() const override { return ps_get_in_speech(decoder_) != 0; }
+
+  std::string Hypothesis() override {
+    int32 score = 0;
+    const char* hyp = ps_get_hyp(decoder_, &score);
+    return hyp == nullptr ? std::string() : std::string(hyp);
+  }
+
+  Result<Utterance> EndUtterance() override {
+    if (ps_end_utt(decoder_) < 0) return Status::Internal("pocketsphinx: ending an utterance failed");
+    Utterance utterance = CollectWords();
+    if (ps_start_utt(decoder_) < 0) {
+      return Status::Internal("pocketsphinx: starting the next utterance failed");
+    }
+    return utterance;
+  }
+
+ private:
+  Utterance CollectWords() {
+    Utterance utterance;
+    logmath_t* lmath = ps_get_logmath(decoder_);
+    for (ps_seg_t* seg = ps_seg_iter(decoder_); seg != nullptr; seg = ps_seg_next(seg)) {
+      std::string word = StripAlternate(ps_seg_word(seg));
+      if (IsFiller(word)) continue;
+      int start_frame = 0;
+      int end_frame = 0;
+      ps_seg_frames(seg, &start_frame, &end_frame);
+      int32 ascr = 0;
+      int32 lscr = 0;
+      int32 lback = 0;
+      const double posterior = logmath_exp(lmath, ps_seg_prob(seg, &ascr, &lscr, &lback));
+      utterance.words.push_back(Word{std::move(word), start_frame / kFramesPerSecond,
+                                     (end_frame + 1) / kFramesPerSecond,
+                                     static_cast<float>(std::clamp(posterior, 0.0, 1.0))});
+    }
+    return utterance;
+  }
+
+  ps_decoder_t* decoder_;
+  std::vector<int16_t> pcm_;
+};
+
+class PocketSphinxModel final : public EngineModel {
+ public:
+  PocketSphinxModel(std::string model_dir, PocketSphinxModelFiles files)
+      : model_dir_(std::move(model_dir)), files_(std::move(files)) {}
+
+  ~PocketSphinxModel() override {
+    std::lock_guard lock(DecoderLifecycleMutex());
+    if (spare_ != nullptr) ps_free(spare_);
+  }
+  PocketSphinxModel(const PocketSphinxModel&) = delete;
+  PocketSphinxModel& operator=(const PocketSphinxModel&) = delete;
+
+  // Creates the first decoder now, so that a broken model fails at load time.
+  Status Probe() {
+    const int silence_ms = EngineStreamConfig{}.silence_ms;
+    auto decoder = NewDecoder(silence_ms);
+    if (!decoder.ok()) return decoder.status();
+    std::lock_guard lock(DecoderLifecycleMutex());
+    spare_ = decoder.value();
+    spare_silence_ms_ = silence_ms;
+    return Status::Ok();
+  }
+
+  std::string_view engine_name() const override { return "pocketsphinx"; }
+  std::string_view model_name() const override { return model_dir_; }
+
+  Result<std::unique_ptr<EngineStream>> CreateStream(
+      const EngineStreamConfig& config) const override {
+    auto decoder = TakeSpareOrCreate(config.silence_ms);
+    if (!decoder.ok()) return decoder.status();
+    auto stream = std::make_unique<PocketSphinxStream>(decoder.value());
+    if (Status s = stream->Start(); !s.ok()) return s;
+    return std::unique_ptr<EngineStream>(std::move(stream));
+  }
+
+ private:
+  Result<ps_decoder_t*> TakeSpareOrCreate(int silence_ms) const {
+    {
+      std::lock_guard lock(DecoderLifecycleMutex());
+      if (spare_ != nullptr && spare_silence_ms_ == silence_ms) {
+        return std::exchange(spare_, nullptr);
+      }
+    }
+    return NewDecoder(silence_ms);
+  }
+
+  Result<ps_decoder_t*> NewDecoder(int silence_ms) const {
+    std::lock_guard lock(DecoderLifecycleMutex());
+    RouteEngineLoggingOnce();
+    cmd_ln_t* config = MakeConfig(files_, silence_ms);
+    if (config == nullptr) {
+      return Status::Unavailable("pocketsphinx rejected the configuration for " + model_dir_);
+    }
+    ps_decoder_t* decoder = ps_init(config);
+    cmd_ln_free_r(config);  // the decoder holds its own reference
+    if (decoder == nullptr) {
+      return Status::Unavailable("pocketsphinx cannot load the model in " + model_dir_ +
+                                 " (files unreadable or not a PocketSphinx model)");
+    }
+    return decoder;
+  }
+
+  std::string model_dir_;
+  PocketSphinxModelFiles files_;
+  // A decoder made by Probe, handed to the first stream that asks for its settings.
+  mutable ps_decoder_t* spare_ = nullptr;   // guarded by DecoderLifecycleMutex()
+  mutable int spare_silence_ms_ = 0;        // guarded by DecoderLifecycleMutex()
+};
+
+}  // namespace
+
+Result<PocketSphinxModelFiles> FindPocketSphinxModelFiles(const std::string& model_dir) {
+  std::error_code ec;
+  const fs::path dir(model_dir);
+  if (!fs::is_directory(dir, ec)) {
+    return Status::NotFound("recognizer model folder " + model_dir + " does not exist" +
+                            MissingHint(model_dir));
+  }
+  std::vector<fs::path> candidates{dir};
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_directory(ec)) candidates.push_back(entry.path());
+  }
+  std::sort(candidates.begin() + 1, candidates.end());
+  PocketSphinxModelFiles files;
+  for (const auto& candidate : candidates) {
+    if (HasFile(candidate, "mdef") && HasFile(candidate, "means")) {
+      files.acoustic_dir = candidate.string();
+      break;
+    }
+  }
+  const auto lm = FirstFile(dir, [](const std::string& name) {
+    const bool is_lm = EndsWith(name, ".lm.bin") || EndsWith(name, ".lm") || EndsWith(name, ".DMP");
+    return is_lm && name.find("phone") == std::string::npos;
+  });
+  const auto dict = FirstFile(dir, [](const std::string& name) {
+    return EndsWith(name, ".dict") || EndsWith(name, ".dic");
+  });
+  std::vector<std::string> missing;
+  if (files.acoustic_dir.empty()) missing.emplace_back("an acoustic model (a folder with mdef)");
+  if (!lm) missing.emplace_back("a language model (*.lm.bin)");
+  if (!dict) missing.emplace_back("a pronunciation dictionary (*.dict)");
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& item : missing) list += (list.empty() ? "" : ", ") + item;
+    return Status::NotFound("recognizer model folder " + model_dir + " lacks " + list +
+                            MissingHint(model_dir));
+  }
+  files.language_model = lm->string();
+  files.dictionary = dict->string();
+  return files;
+}
+
+Result<std::unique_ptr<EngineModel>> LoadPocketSphinxModel(const std::string& model_dir) {
+  auto files = FindPocketSphinxModelFiles(model_dir);
+  if (!files.ok()) return files.status();
+  if (Status s = ProbeInChild(files.value(), model_dir); !s.ok()) return s;
+  auto model = std::make_unique<PocketSphinxModel>(model_dir, std::move(files.value()));
+  if (Status s = model->Probe(); !s.ok()) return s;
+  return std::unique_ptr<EngineModel>(std::move(model));
+}
+
+}  // namespace lx::asr
