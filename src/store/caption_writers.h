@@ -1,0 +1,44 @@
+// Caption file formats: WebVTT, SRT, plain text and JSON, rendered from finals.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "asr/caption.h"
+#include "asr/stream_metrics.h"
+#include "base/status.h"
+
+namespace lx::store {
+
+enum class CaptionFormat { kVtt, kSrt, kTxt, kJson };
+
+// "vtt", "srt", "txt", "json" (case-insensitive) -> format; InvalidArgument listing the choices.
+Result<CaptionFormat> CaptionFormatFromName(std::string_view name);
+// From a path's extension (.vtt .srt .txt .json); InvalidArgument when there is none or unknown.
+Result<CaptionFormat> CaptionFormatFromPath(std::string_view path);
+std::string_view CaptionFormatName(CaptionFormat format);
+
+// What the JSON output records besides the finals.
+struct TranscriptInfo {
+  std::string engine;          // e.g. "pocketsphinx"
+  std::string model;           // model directory or name
+  std::string source;          // input file name, or "stdin"
+  double audio_seconds = 0;    // duration of the audio; cues are clamped to it
+  asr::StreamMetrics metrics;  // the recognizer stream's figures (JSON metadata)
+};
+
+// Renders the finals (in order of emission) in `format`. Cue times, in whole milliseconds, are
+// clamped to [0, info.audio_seconds] (when > 0), ordered, and each ends after it starts; text that
+// finds no room before the audio's end joins the previous cue. Finals with empty text make no cue
+// and no TXT line; JSON records every final verbatim, the other formats turn whitespace runs into
+// one space. Long finals are split into cues of at most kMaxCueChars at word boundaries, timed by
+// their words, or spread evenly over [t0, t1] when the words do not spell the text. Pure function;
+// never fails.
+std::string RenderCaptions(CaptionFormat format, const std::vector<asr::Final>& finals,
+                           const TranscriptInfo& info);
+
+// Longest cue text in characters (two lines of 42, the common broadcast limit).
+inline constexpr size_t kMaxCueChars = 84;
+
+}  // namespace lx::store
