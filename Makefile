@@ -1,5 +1,8 @@
 # loquilex developer entry points. `make help` lists them.
 SHELL := /bin/bash
+# ccache hits across checkouts in different folders (CI clones afresh).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
@@ -46,7 +49,7 @@ lint: $(BUILD)/build.ninja
 	  || { grep -E 'warning:|error:' $(BUILD)/clang-tidy.log; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,unusedFunction \
 	  --inline-suppr --suppressions-list=.cppcheck-suppressions --std=c++20 --language=c++ \
-	  -I src -j 1 src
+	  -I src -I tests -j 1 src tests
 
 format:
 	clang-format -i $(SOURCES)
@@ -63,7 +66,7 @@ sanitize: $(ASAN_BUILD)/build.ninja
 check: lint test sanitize
 
 bench: build
-	bench/transcribe_vs_pocketsphinx.sh
+	bench/transcribe_vs_pocketsphinx.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -29,7 +29,7 @@ struct Word {
   std::string w;
   double t0_s = 0;
   double t1_s = 0;
-  float conf = 0;  // posterior probability in [0, 1]
+  double conf = 0;  // posterior probability in [0, 1]
 };
 
 // A provisional hypothesis of the segment in progress.

@@ -13,9 +13,13 @@
 
 namespace lx::asr {
 
+// Silence that ends speech unless configured otherwise. 200 ms rather than PocketSphinx's 500 ms:
+// on the librivox clips it gave a lower word error rate and earlier finals.
+inline constexpr int kDefaultSilenceMs = 200;
+
 // Per-stream engine settings.
 struct EngineStreamConfig {
-  int silence_ms = 200;  // voice-activity hangover: this much silence ends speech
+  int silence_ms = kDefaultSilenceMs;  // voice-activity hangover: this much silence ends speech
 };
 
 // What an utterance decoded to.

@@ -1,8 +1,8 @@
 #include "asr/pocketsphinx_engine.h"
 
 #include <pocketsphinx.h>
-#include <sphinxbase/err.h>
 #include <spdlog/spdlog.h>
+#include <sphinxbase/err.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,7 +103,7 @@ Status ProbeInChild(const PocketSphinxModelFiles& files, const std::string& mode
     ::close(fds[0]);
     err_set_callback(WriteEngineErrorToPipe, &fds[1]);
     err_set_logfp(nullptr);
-    cmd_ln_t* config = MakeConfig(files, EngineStreamConfig{}.silence_ms);
+    cmd_ln_t* config = MakeConfig(files, kDefaultSilenceMs);
     ::_exit(config != nullptr && ps_init(config) != nullptr ? 0 : 3);
   }
   ::close(fds[1]);
@@ -130,8 +130,8 @@ bool HasFile(const fs::path& dir, const char* name) {
 }
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(),
-                                                suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The first regular file in `dir` (sorted by name) for which `accept` holds.
@@ -204,7 +204,8 @@ class PocketSphinxStream final : public EngineStream {
   }
 
   Result<Utterance> EndUtterance() override {
-    if (ps_end_utt(decoder_) < 0) return Status::Internal("pocketsphinx: ending an utterance failed");
+    if (ps_end_utt(decoder_) < 0)
+      return Status::Internal("pocketsphinx: ending an utterance failed");
     Utterance utterance = CollectWords();
     if (ps_start_utt(decoder_) < 0) {
       return Status::Internal("pocketsphinx: starting the next utterance failed");
@@ -228,7 +229,7 @@ class PocketSphinxStream final : public EngineStream {
       const double posterior = logmath_exp(lmath, ps_seg_prob(seg, &ascr, &lscr, &lback));
       utterance.words.push_back(Word{std::move(word), start_frame / kFramesPerSecond,
                                      (end_frame + 1) / kFramesPerSecond,
-                                     static_cast<float>(std::clamp(posterior, 0.0, 1.0))});
+                                     std::clamp(posterior, 0.0, 1.0)});
     }
     return utterance;
   }
@@ -251,12 +252,11 @@ class PocketSphinxModel final : public EngineModel {
 
   // Creates the first decoder now, so that a broken model fails at load time.
   Status Probe() {
-    const int silence_ms = EngineStreamConfig{}.silence_ms;
-    auto decoder = NewDecoder(silence_ms);
+    auto decoder = NewDecoder(kDefaultSilenceMs);
     if (!decoder.ok()) return decoder.status();
     std::lock_guard lock(DecoderLifecycleMutex());
     spare_ = decoder.value();
-    spare_silence_ms_ = silence_ms;
+    spare_silence_ms_ = kDefaultSilenceMs;
     return Status::Ok();
   }
 
@@ -302,8 +302,8 @@ class PocketSphinxModel final : public EngineModel {
   std::string model_dir_;
   PocketSphinxModelFiles files_;
   // A decoder made by Probe, handed to the first stream that asks for its settings.
-  mutable ps_decoder_t* spare_ = nullptr;   // guarded by DecoderLifecycleMutex()
-  mutable int spare_silence_ms_ = 0;        // guarded by DecoderLifecycleMutex()
+  mutable ps_decoder_t* spare_ = nullptr;  // guarded by DecoderLifecycleMutex()
+  mutable int spare_silence_ms_ = 0;       // guarded by DecoderLifecycleMutex()
 };
 
 }  // namespace

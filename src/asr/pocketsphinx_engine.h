@@ -15,9 +15,9 @@ inline constexpr char kDefaultPocketSphinxModelDir[] = "/usr/share/pocketsphinx/
 
 // The files a PocketSphinx model directory provides.
 struct PocketSphinxModelFiles {
-  std::string acoustic_dir;     // folder holding mdef, means, variances, ...
-  std::string language_model;   // n-gram model (.lm.bin, .lm, .DMP)
-  std::string dictionary;       // pronunciation dictionary (.dict, .dic)
+  std::string acoustic_dir;    // folder holding mdef, means, variances, ...
+  std::string language_model;  // n-gram model (.lm.bin, .lm, .DMP)
+  std::string dictionary;      // pronunciation dictionary (.dict, .dic)
 };
 
 // Finds the acoustic model, language model and dictionary in `model_dir` (either the folder

@@ -139,8 +139,7 @@ void Segmenter::MaybeEmitPartial() {
   if (text.empty() || text == last_partial_text_) return;
 
   if (segment_id_ == 0) segment_id_ = next_segment_id_++;
-  Partial partial{segment_id_, next_seq_++, text, JoinWords(committed_).size(),
-                  audio_seconds()};
+  Partial partial{segment_id_, next_seq_++, text, JoinWords(committed_).size(), audio_seconds()};
   last_partial_text_ = std::move(text);
   ++metrics_.partials;
   metrics_.partial_latency.Add(SecondsSince(ArrivalNs(partial.t_audio_end_s)));

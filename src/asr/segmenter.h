@@ -19,8 +19,9 @@ namespace lx::asr {
 // How a stream is segmented and how often it reports.
 struct SegmenterConfig {
   int partial_interval_ms = 100;  // audio between two looks at the hypothesis (10..10000)
-  int silence_ms = 200;           // silence that ends a segment (10..10000); the engine applies it
-  double max_segment_s = 30;      // a segment longer than this is cut (1..600)
+  int silence_ms =
+      kDefaultSilenceMs;      // silence ending a segment (10..10000); the engine applies it
+  double max_segment_s = 30;  // a segment longer than this is cut (1..600)
 
   // InvalidArgument naming the field and its allowed range.
   Status Validate() const;
@@ -50,8 +51,8 @@ class Segmenter {
   static constexpr size_t kBlockSamples = 160;
 
   // `engine` must have been created with config.EngineConfig(); `sink` and `clock` outlive this.
-  Segmenter(std::unique_ptr<EngineStream> engine, const SegmenterConfig& config,
-            const Clock& clock, CaptionSink* sink);
+  Segmenter(std::unique_ptr<EngineStream> engine, const SegmenterConfig& config, const Clock& clock,
+            CaptionSink* sink);
 
   // Recognizes 16 kHz mono samples of any length, emitting the captions they complete.
   // Fails (and stays failed) if the engine fails; FailedPrecondition after Finish.
@@ -99,11 +100,11 @@ class Segmenter {
 
   // The open segment.
   bool in_segment_ = false;
-  uint64_t segment_id_ = 0;          // 0 until its first event
+  uint64_t segment_id_ = 0;  // 0 until its first event
   int64_t segment_start_sample_ = 0;
   int64_t next_partial_sample_ = 0;
-  std::vector<std::string> committed_;   // words no later partial changes
-  std::vector<std::string> previous_;    // the previous hypothesis, split into words
+  std::vector<std::string> committed_;  // words no later partial changes
+  std::vector<std::string> previous_;   // the previous hypothesis, split into words
   std::string last_partial_text_;
 };
 

@@ -43,9 +43,7 @@ struct StreamMetrics {
   double RealTimeFactor() const {
     return audio_seconds > 0 ? processing_seconds / audio_seconds : 0;
   }
-  size_t FinalsFor(EouReason reason) const {
-    return finals_by_reason[static_cast<size_t>(reason)];
-  }
+  size_t FinalsFor(EouReason reason) const { return finals_by_reason[static_cast<size_t>(reason)]; }
 };
 
 }  // namespace lx::asr

@@ -421,7 +421,7 @@ Result<std::unique_ptr<AudioSource>> OpenRawStream(int fd, int sample_rate, RawF
       new RawSource(std::move(info), std::move(*resampler), fd, format));
 }
 
-Result<std::unique_ptr<AudioSource>> OpenAudioStream(int fd, std::string name) {
+Result<std::unique_ptr<AudioSource>> OpenAudioStream(int fd, const std::string& name) {
   Result<OpenedSndfile> opened =
       OpenSndfile(fd, name, "stream", "; raw PCM needs --raw-rate (and --raw-format)");
   if (!opened.ok()) return opened.status();

@@ -58,6 +58,6 @@ Result<std::unique_ptr<AudioSource>> OpenRawStream(int fd, int sample_rate, RawF
 // Reads a container format (WAV, FLAC, ...) from a non-seekable `fd` such as a pipe, as far as
 // libsndfile supports pipes (WAV yes; FLAC not with libsndfile 1.2). `fd` is not closed; the
 // length is unknown (frames == -1). Errors as for OpenAudioFile, with a hint about raw PCM.
-Result<std::unique_ptr<AudioSource>> OpenAudioStream(int fd, std::string name);
+Result<std::unique_ptr<AudioSource>> OpenAudioStream(int fd, const std::string& name);
 
 }  // namespace lx::audio

@@ -1,7 +1,5 @@
 #include "base/clock.h"
 
-#include <sys/resource.h>
-
 #include <chrono>
 
 namespace lx {
@@ -15,13 +13,6 @@ int64_t SteadyClock::NowNs() const {
 const Clock& SteadyClock::Instance() {
   static const SteadyClock clock;
   return clock;
-}
-
-double ProcessCpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 }  // namespace lx

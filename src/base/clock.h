@@ -21,7 +21,4 @@ class SteadyClock final : public Clock {
   static const Clock& Instance();
 };
 
-// CPU time consumed by the whole process so far, in seconds (user + system).
-double ProcessCpuSeconds();
-
 }  // namespace lx

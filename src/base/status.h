@@ -14,18 +14,20 @@ class Status {
  public:
   enum class Code {
     kOk,
-    kInvalidArgument,   // the caller asked for something malformed or unsupported
-    kNotFound,          // a named thing (file, model, device, session) does not exist
-    kIOError,           // reading or writing failed
-    kCorruption,        // data exists but cannot be decoded
-    kUnavailable,       // a resource (engine, device) cannot be used right now
-    kFailedPrecondition,// the operation is not allowed in the current state
-    kInternal,          // a bug or an unexpected failure inside loquilex
+    kInvalidArgument,     // the caller asked for something malformed or unsupported
+    kNotFound,            // a named thing (file, model, device, session) does not exist
+    kIOError,             // reading or writing failed
+    kCorruption,          // data exists but cannot be decoded
+    kUnavailable,         // a resource (engine, device) cannot be used right now
+    kFailedPrecondition,  // the operation is not allowed in the current state
+    kInternal,            // a bug or an unexpected failure inside loquilex
   };
 
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status IOError(std::string msg) { return {Code::kIOError, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
@@ -49,7 +51,8 @@ class Status {
   std::string message_;
 };
 
-// Either a value or a non-Ok Status. Constructing from an Ok Status is a bug (it becomes kInternal).
+// Either a value or a non-Ok Status. Constructing from an Ok Status is a bug (it becomes
+// kInternal).
 template <typename T>
 class Result {
  public:

@@ -36,7 +36,9 @@ class FakeEngineStream final : public asr::EngineStream {
  public:
   FakeEngineStream(std::vector<FakeSpeech> script, int silence_ms,
                    std::shared_ptr<FakeEngineLog> log, double fail_at_s = -1)
-      : script_(std::move(script)), silence_s_(silence_ms / 1000.0), log_(std::move(log)),
+      : script_(std::move(script)),
+        silence_s_(silence_ms / 1000.0),
+        log_(std::move(log)),
         fail_at_s_(fail_at_s) {}
 
   Status Feed(std::span<const float> samples) override {
@@ -105,7 +107,7 @@ inline FakeSpeech SpeechAt(double start_s, const std::vector<std::string>& words
   FakeSpeech speech;
   double t = start_s;
   for (const std::string& w : words) {
-    speech.words.push_back(asr::Word{w, t, t + word_s, 0.9f});
+    speech.words.push_back(asr::Word{w, t, t + word_s, 0.9});
     t += word_s;
   }
   return speech;

@@ -6,9 +6,9 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
-#include <iostream>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <numeric>
 

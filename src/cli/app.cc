@@ -1,0 +1,45 @@
+#include "cli/app.h"
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <exception>
+
+#include "base/logging.h"
+#include "cli/transcribe_command.h"
+
+namespace lx::cli {
+
+int Run(int argc, char** argv) {
+  try {
+    CLI::App app{
+        "loquilex: local-first live captioning and translation. Nothing leaves this machine."};
+    app.set_version_flag("--version", "loquilex 0.1.0");
+    app.require_subcommand(1);
+    std::string log_level = "warn";
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+        ->envname("LX_LOG_LEVEL")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+        ->capture_default_str();
+    TranscribeOptions transcribe;
+    CLI::App* transcribe_cmd = AddTranscribeCommand(app, transcribe);
+    app.footer(
+        "Exit codes: 0 ok, 1 internal failure, 2 usage error, 3 unreadable input, "
+        "4 recognizer model missing or unusable.\nRun `loquilex <command> --help` for a "
+        "command's options.");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      const int code = app.exit(e);
+      return code == 0 ? kExitOk : kExitUsage;
+    }
+    SetUpLogging(log_level);
+    if (transcribe_cmd->parsed()) return RunTranscribe(transcribe);
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "loquilex: internal error: {}\n", e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace lx::cli
