@@ -48,7 +48,7 @@ lint: $(BUILD)/build.ninja
 	run-clang-tidy -quiet -p $(BUILD) -j $(JOBS) '$(CURDIR)/(src|tests)/' > $(BUILD)/clang-tidy.log 2>&1 \
 	  || { grep -E 'warning:|error:' $(BUILD)/clang-tidy.log; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,unusedFunction \
-	  --inline-suppr --suppressions-list=.cppcheck-suppressions --std=c++20 --language=c++ \
+	  --library=googletest --inline-suppr --suppressions-list=.cppcheck-suppressions --std=c++20 --language=c++ \
 	  -I src -I tests -j 1 src tests
 
 format:

@@ -216,7 +216,7 @@ class RawSource final : public ConvertingSource {
         pollfd waiter{.fd = fd_, .events = POLLIN, .revents = 0};
         ::poll(&waiter, 1, -1);
       } else if (errno != EINTR) {
-        return Status::IOError(fmt::format("{}: read failed ({})", info().name, strerror(errno)));
+        return Status::FromErrno(info().name + ": read failed", errno);
       }
     }
   }
@@ -248,11 +248,11 @@ Result<UniqueFd> OpenRegularFile(const std::string& path) {
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return Status::NotFound(path + ": no such file");
     if (errno == EACCES || errno == EPERM) return Status::IOError(path + ": permission denied");
-    return Status::IOError(fmt::format("{}: cannot open ({})", path, strerror(errno)));
+    return Status::FromErrno(path + ": cannot open", errno);
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    return Status::IOError(fmt::format("{}: cannot stat ({})", path, strerror(errno)));
+    return Status::FromErrno(path + ": cannot stat", errno);
   }
   if (S_ISDIR(st.st_mode)) return Status::IOError(path + ": is a directory");
   if (!S_ISREG(st.st_mode)) return Status::IOError(path + ": not a regular file");

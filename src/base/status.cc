@@ -1,5 +1,7 @@
 #include "base/status.h"
 
+#include <cstring>
+
 namespace lx {
 namespace {
 
@@ -30,6 +32,13 @@ std::string_view CodeName(Status::Code code) {
 std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(CodeName(code_)) + ": " + message_;
+}
+
+Status Status::FromErrno(std::string_view what, int errno_value) {
+  char buffer[256];
+  // GNU strerror_r: returns the message, in `buffer` or a static string; thread-safe.
+  const char* text = strerror_r(errno_value, buffer, sizeof buffer);
+  return IOError(std::string(what) + ": " + text);
 }
 
 Status Status::WithContext(std::string_view context) const {

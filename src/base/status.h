@@ -36,6 +36,8 @@ class Status {
     return {Code::kFailedPrecondition, std::move(msg)};
   }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  // IOError "<what>: <strerror(errno_value)>", thread-safe.
+  static Status FromErrno(std::string_view what, int errno_value);
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -17,7 +17,7 @@ Json PartialToJson(const asr::Partial& partial);
 // asr.final data: {segment_id, seq, text, words:[{w, t0, t1, conf}], t0, t1, eou_reason}.
 Json FinalToJson(const asr::Final& final_caption);
 // The inverse of FinalToJson; InvalidArgument naming the first missing or mistyped field.
-Result<asr::Final> FinalFromJson(const Json& json);
+Result<asr::Final> FinalFromJson(const Json& object);
 
 // A stream's figures: {partials, finals, stable_prefix_revisions, finals_by_reason:{<eou_reason>:
 // n}, partial_latency:{count, p50, p95, max}, final_latency:{...}}, latencies in seconds.

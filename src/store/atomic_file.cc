@@ -6,14 +6,13 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
 namespace lx::store {
 namespace {
 
 Status Errno(const std::string& path, const char* what) {
-  return Status::IOError(path + ": " + what + ": " + std::strerror(errno));
+  return Status::FromErrno(path + ": " + what, errno);
 }
 
 Status WriteAll(int fd, std::string_view content, const std::string& path) {

@@ -183,7 +183,7 @@ class AudioReaderTest : public testing::Test {
 
   // The reference input: 3 s of the tone, 44.1 kHz stereo, 16-bit WAV.
   fs::path WriteReferenceWav() {
-    const fs::path path = dir_ / "tone.wav";
+    fs::path path = dir_ / "tone.wav";
     WriteAudio(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, InterleavedSine(44100, 2, 3));
     return path;
   }
@@ -382,7 +382,8 @@ TEST_F(AudioReaderTest, WavFromAStreamingWriterWithPlaceholderLengthsReadsToTheE
   const auto data = std::search(wav.begin(), wav.end(), kData.begin(), kData.end());
   ASSERT_NE(data, wav.end());
   std::fill_n(wav.begin() + 4, 4, 0xff);  // RIFF size
-  std::fill_n(data + 4, 4, 0xff);         // data size, as ffmpeg leaves them on a pipe
+  // cppcheck-suppress derefInvalidIteratorRedundantCheck ; ASSERT_NE returned if it is end()
+  std::fill_n(data + 4, 4, 0xff);  // data size, as ffmpeg leaves them on a pipe
   WriteBytes(path, wav);
   EXPECT_EQ(DrainFile(path).samples.size(), 16000u);
 }
