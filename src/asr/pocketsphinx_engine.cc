@@ -1,5 +1,6 @@
 #include "asr/pocketsphinx_engine.h"
 
+#include <fmt/format.h>
 #include <pocketsphinx.h>
 #include <spdlog/spdlog.h>
 #include <sphinxbase/err.h>
@@ -13,6 +14,8 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -165,6 +168,42 @@ std::string StripAlternate(std::string word) {
 
 bool IsFiller(const std::string& word) {
   return word.empty() || word.front() == '<' || word.front() == '[' || word.front() == '+';
+}
+
+// Identifies a model's exact files: their paths, sizes and modification times, hashed.
+std::string Fingerprint(const PocketSphinxModelFiles& files) {
+  std::vector<fs::path> paths{files.language_model, files.dictionary};
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(files.acoustic_dir, ec)) {
+    if (entry.is_regular_file(ec)) paths.push_back(entry.path());
+  }
+  std::sort(paths.begin() + 2, paths.end());
+  std::string key;
+  for (const auto& path : paths) {
+    const auto size = fs::file_size(path, ec);
+    const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
+    key += path.string() + '|' + std::to_string(size) + '|' + std::to_string(mtime) + '\n';
+  }
+  return fmt::format("{:016x}", std::hash<std::string>{}(key));
+}
+
+constexpr char kVerifiedFile[] = "verified-pocketsphinx-models";
+
+bool WasVerified(const std::string& dir, const std::string& fingerprint) {
+  if (dir.empty()) return false;
+  std::ifstream in(fs::path(dir) / kVerifiedFile);
+  for (std::string line; std::getline(in, line);) {
+    if (line == fingerprint) return true;
+  }
+  return false;
+}
+
+// Best effort: a cache that cannot be written only costs the next load a check.
+void RememberVerified(const std::string& dir, const std::string& fingerprint) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::ofstream(fs::path(dir) / kVerifiedFile, std::ios::app) << fingerprint << '\n';
 }
 
 class PocketSphinxStream final : public EngineStream {
@@ -349,10 +388,15 @@ Result<PocketSphinxModelFiles> FindPocketSphinxModelFiles(const std::string& mod
   return files;
 }
 
-Result<std::unique_ptr<EngineModel>> LoadPocketSphinxModel(const std::string& model_dir) {
+Result<std::unique_ptr<EngineModel>> LoadPocketSphinxModel(const std::string& model_dir,
+                                                           const PocketSphinxOptions& options) {
   auto files = FindPocketSphinxModelFiles(model_dir);
   if (!files.ok()) return files.status();
-  if (Status s = ProbeInChild(files.value(), model_dir); !s.ok()) return s;
+  const std::string fingerprint = Fingerprint(files.value());
+  if (!WasVerified(options.verified_models_dir, fingerprint)) {
+    if (Status s = ProbeInChild(files.value(), model_dir); !s.ok()) return s;
+    RememberVerified(options.verified_models_dir, fingerprint);
+  }
   auto model = std::make_unique<PocketSphinxModel>(model_dir, std::move(files.value()));
   if (Status s = model->Probe(); !s.ok()) return s;
   return std::unique_ptr<EngineModel>(std::move(model));

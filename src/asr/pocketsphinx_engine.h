@@ -25,15 +25,22 @@ struct PocketSphinxModelFiles {
 // directory, the Debian package that provides it. Reads the file system only.
 Result<PocketSphinxModelFiles> FindPocketSphinxModelFiles(const std::string& model_dir);
 
-// Loads the model in `model_dir`: first in a short-lived child process (PocketSphinx exits the
-// process on a damaged model file), then in-process as a first decoder, which the first
-// CreateStream call reuses. NotFound/Unavailable name the problem. Blocks for about a second.
-// Thread-safe.
+struct PocketSphinxOptions {
+  // Folder where models that loaded cleanly are remembered (by their files' paths, sizes and
+  // modification times), so later loads skip the check in a child process; "" = always check.
+  std::string verified_models_dir;
+};
+
+// Loads the model in `model_dir`: first in a short-lived child process, unless this exact set of
+// files was verified before (PocketSphinx exits the process on a damaged model file), then
+// in-process as a first decoder, which the first CreateStream call reuses. NotFound/Unavailable
+// name the problem. Blocks for about a second. Thread-safe.
 //
 // What is shared: decoders are created and freed under one process-wide lock, and PocketSphinx's
 // logging is routed once into spdlog (debug level); its other globals are only touched there.
 // Each stream loads its own language model: Debian's sphinxbase caches n-gram history inside
 // the model, so one model read by two decoding threads at once would race.
-Result<std::unique_ptr<EngineModel>> LoadPocketSphinxModel(const std::string& model_dir);
+Result<std::unique_ptr<EngineModel>> LoadPocketSphinxModel(const std::string& model_dir,
+                                                           const PocketSphinxOptions& options = {});
 
 }  // namespace lx::asr

@@ -13,6 +13,7 @@
 #include "audio/audio_reader.h"
 #include "base/clock.h"
 #include "cli/app.h"
+#include "cli/paths.h"
 #include "cli/progress.h"
 #include "store/atomic_file.h"
 #include "store/caption_writers.h"
@@ -125,7 +126,7 @@ std::optional<Failure> Transcribe(const TranscribeOptions& options) {
   }
   auto source = OpenInput(options);
   if (!source.ok()) return Failure{kExitBadInput, source.status().message()};
-  auto model = asr::LoadPocketSphinxModel(options.model_dir);
+  auto model = asr::LoadPocketSphinxModel(options.model_dir, {CacheDir()});
   if (!model.ok()) return Failure{kExitModel, model.status().message()};
   auto engine = model.value()->CreateStream(options.segmenter.EngineConfig());
   if (!engine.ok()) return Failure{kExitModel, engine.status().message()};

@@ -155,6 +155,28 @@ TEST(PocketSphinxModelFilesTest, UnreadableModelIsUnavailable) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(PocketSphinxModelFilesTest, AVerifiedModelIsRememberedAndADamagedOneIsNot) {
+  const auto cache = std::filesystem::temp_directory_path() / "lx_verified_models";
+  std::filesystem::remove_all(cache);
+  ASSERT_TRUE(LoadPocketSphinxModel(kDefaultPocketSphinxModelDir, {cache.string()}).ok());
+  ASSERT_TRUE(LoadPocketSphinxModel(kDefaultPocketSphinxModelDir, {cache.string()}).ok());
+  std::ifstream stamps(cache / "verified-pocketsphinx-models");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(stamps, line);) lines.push_back(line);
+  EXPECT_EQ(lines.size(), 1u) << "the second load found the first one's stamp";
+
+  const auto dir = std::filesystem::temp_directory_path() / "lx_model_damaged";
+  std::filesystem::create_directories(dir / "am");
+  for (const char* name : {"am/mdef", "am/means", "words.dict", "words.lm.bin"}) {
+    std::ofstream(dir / name) << "not a model\n";
+  }
+  EXPECT_FALSE(LoadPocketSphinxModel(dir.string(), {cache.string()}).ok());
+  EXPECT_FALSE(LoadPocketSphinxModel(dir.string(), {cache.string()}).ok())
+      << "a damaged model is checked again, never remembered";
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(cache);
+}
+
 TEST_F(PocketSphinxTest, GoForwardTenMeters) {
   const Collector result = Recognize(ReadRaw(TestData() + "/goforward.raw"), 1600);
   EXPECT_EQ(result.Text(), "go forward ten meters");

@@ -1,0 +1,11 @@
+// Where loquilex keeps files on this machine, from the environment (read in cli/ only).
+#pragma once
+
+#include <string>
+
+namespace lx::cli {
+
+// $LX_CACHE_DIR, else $XDG_CACHE_HOME/loquilex, else $HOME/.cache/loquilex; "" when none is set.
+std::string CacheDir();
+
+}  // namespace lx::cli
