@@ -3,21 +3,20 @@
 #include <cstdlib>
 
 namespace lx::cli {
+namespace {
+
+// The variable's value, or "" when unset. Called at start-up, before other threads exist.
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+}  // namespace
 
 std::string CacheDir() {
-  // Read once at start-up, before other threads exist.
-  if (const char* dir = std::getenv("LX_CACHE_DIR");
-      dir != nullptr && *dir != '\0') {  // NOLINT(concurrency-mt-unsafe)
-    return dir;
-  }
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME");
-      xdg != nullptr && *xdg != '\0') {  // NOLINT(concurrency-mt-unsafe)
-    return std::string(xdg) + "/loquilex";
-  }
-  if (const char* home = std::getenv("HOME");
-      home != nullptr && *home != '\0') {  // NOLINT(concurrency-mt-unsafe)
-    return std::string(home) + "/.cache/loquilex";
-  }
+  if (std::string dir = Env("LX_CACHE_DIR"); !dir.empty()) return dir;
+  if (std::string xdg = Env("XDG_CACHE_HOME"); !xdg.empty()) return xdg + "/loquilex";
+  if (std::string home = Env("HOME"); !home.empty()) return home + "/.cache/loquilex";
   return "";
 }
 
