@@ -1,0 +1,56 @@
+// What a live session publishes: value-typed events, and their wire envelope (docs/protocol.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "asr/caption.h"
+
+namespace lx::events {
+
+// A session's lifecycle state, as reported by its worker.
+enum class SessionState { kStarting, kRunning, kPaused, kStopping, kStopped, kError };
+
+// "starting", "running", "paused", "stopping", "stopped", "error".
+std::string_view SessionStateName(SessionState state);
+
+// `status`: the session's state changed, or something happened the viewers should know.
+struct StatusChange {
+  SessionState state = SessionState::kStarting;
+  std::string detail;  // human-readable; empty when the state says it all
+};
+
+// `vu`: the input level over the last ~100 ms.
+struct VuLevel {
+  double rms = 0;         // root mean square of the samples, 0..1
+  double peak = 0;        // largest absolute sample, 0..1
+  double clip_share = 0;  // share of samples at full scale, 0..1
+};
+
+using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel>;
+
+// One published event with the moment it was produced.
+struct Event {
+  Payload payload;
+  int64_t t_wall_ns = 0;  // system clock (UTC), for t_wall
+  int64_t t_mono_ns = 0;  // monotonic clock, for t_mono_ns
+};
+
+// The wire type: "asr.partial", "asr.final", "status", "vu".
+std::string_view TypeOf(const Payload& payload);
+
+// The envelope {v: 1, t, sid, seq, t_wall, t_mono_ns, data} as compact JSON text.
+std::string EncodeEnvelope(std::string_view sid, uint64_t seq, const Event& event);
+// The same envelope around any message type and data (session.welcome, server.hb, ...).
+// `data` must be a JSON object; invalid UTF-8 in it is replaced, never thrown.
+std::string EncodeEnvelope(std::string_view type, std::string_view sid, uint64_t seq,
+                           int64_t t_wall_ns, int64_t t_mono_ns,
+                           const nlohmann::ordered_json& data);
+// ISO-8601 UTC with milliseconds, e.g. "2026-11-28T22:35:30.123Z".
+std::string IsoUtc(int64_t wall_ns);
+
+}  // namespace lx::events

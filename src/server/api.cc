@@ -1,0 +1,439 @@
+#include "server/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include "asr/pocketsphinx_engine.h"
+#include "events/json_codec.h"
+#include "store/caption_writers.h"
+#include "store/session_log.h"
+
+namespace lx::server {
+namespace {
+
+using events::Json;
+using session::SessionInfo;
+
+constexpr char kInternalError[] = "internal error";
+constexpr size_t kMaxAudioFrameBytes = 1 << 20;
+
+HttpResponse JsonResponse(int status, const Json& body) {
+  return HttpResponse{
+      status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace), {}};
+}
+
+HttpResponse Error(int status, std::string_view detail) {
+  return JsonResponse(status, Json{{"detail", detail}});
+}
+
+// The HTTP status a Status from the session layer maps to.
+int HttpStatusOf(const Status& status) {
+  switch (status.code()) {
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kCorruption:
+      return 422;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kFailedPrecondition:
+      return 409;
+    case Status::Code::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+std::string RandomId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::ostringstream id;
+  id << std::hex << rng();
+  return id.str();
+}
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t MonoNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    const auto part = path.substr(0, slash);
+    if (!part.empty()) parts.push_back(part);
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+// Matches `path` against `pattern`; {name} segments capture into *params.
+bool Matches(std::string_view pattern, std::string_view path,
+             std::map<std::string, std::string>* params) {
+  const auto want = Split(pattern);
+  const auto have = Split(path);
+  if (want.size() != have.size()) return false;
+  std::map<std::string, std::string> captured;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i].size() > 2 && want[i].front() == '{' && want[i].back() == '}') {
+      captured.emplace(std::string(want[i].substr(1, want[i].size() - 2)), std::string(have[i]));
+    } else if (want[i] != have[i]) {
+      return false;
+    }
+  }
+  *params = std::move(captured);
+  return true;
+}
+
+// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+bool SameToken(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+Json SessionSummaryJson(const SessionInfo& info) {
+  Json json{{"session_id", info.id},
+            {"name", info.config.name},
+            {"status", events::SessionStateName(info.state)},
+            {"started_at", events::IsoUtc(info.started_at_wall_ns)},
+            {"audio_seconds", info.audio_seconds}};
+  if (!info.error.empty()) json["error"] = info.error;
+  return json;
+}
+
+Json SnapshotJson(const SessionInfo& info, const HubSummary& summary) {
+  Json finals = Json::array();
+  for (const asr::Final& f : summary.recent_finals) finals.push_back(events::FinalToJson(f));
+  Json snapshot{{"sid", info.id},
+                {"name", info.config.name},
+                {"config", session::SessionConfigToJson(info.config)},
+                {"status", events::SessionStateName(info.state)}};
+  if (!info.error.empty()) snapshot["error"] = info.error;
+  snapshot["started_at"] = events::IsoUtc(info.started_at_wall_ns);
+  snapshot["audio_seconds"] = info.audio_seconds;
+  snapshot["recent_finals"] = std::move(finals);
+  snapshot["live_partial"] =
+      summary.live_partial ? events::PartialToJson(*summary.live_partial) : Json(nullptr);
+  snapshot["last_seq"] = summary.last_seq;
+  return snapshot;
+}
+
+std::string_view ContentTypeOf(store::CaptionFormat format) {
+  switch (format) {
+    case store::CaptionFormat::kVtt:
+      return "text/vtt; charset=utf-8";
+    case store::CaptionFormat::kSrt:
+      return "application/x-subrip; charset=utf-8";
+    case store::CaptionFormat::kTxt:
+      return "text/plain; charset=utf-8";
+    case store::CaptionFormat::kJson:
+      return "application/json";
+  }
+  return "application/octet-stream";
+}
+
+// Prometheus text exposition: "name{labels} value" lines with HELP/TYPE headers.
+class PrometheusText {
+ public:
+  void Family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  }
+  void Sample(std::string_view name, std::string_view labels, double value) {
+    out_ << name;
+    if (!labels.empty()) out_ << '{' << labels << '}';
+    out_ << ' ' << value << '\n';
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+}  // namespace
+
+std::string HttpRequest::Header(std::string_view name) const {
+  const auto it = headers.find(std::string(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+std::optional<std::string> HttpRequest::Query(std::string_view name) const {
+  const auto it = query.find(std::string(name));
+  if (it == query.end()) return std::nullopt;
+  return it->second;
+}
+
+HttpResponse Router::Dispatch(const HttpRequest& request) const {
+  bool path_known = false;
+  for (const Route& route : routes_) {
+    std::map<std::string, std::string> params;
+    if (!Matches(route.pattern, request.path, &params)) continue;
+    path_known = true;
+    if (route.method != request.method) continue;
+    try {
+      return route.handler(request, params);
+    } catch (const std::exception& e) {
+      const std::string error_id = RandomId();
+      spdlog::error("req={} error_id={} {} {} failed: {}", request.request_id, error_id,
+                    request.method, route.pattern, e.what());
+      return JsonResponse(500, Json{{"detail", route.error_detail}, {"error_id", error_id}});
+    } catch (...) {
+      const std::string error_id = RandomId();
+      spdlog::error("req={} error_id={} {} {} failed: unknown exception", request.request_id,
+                    error_id, request.method, route.pattern);
+      return JsonResponse(500, Json{{"detail", route.error_detail}, {"error_id", error_id}});
+    }
+  }
+  if (path_known) return Error(405, "method " + request.method + " not allowed on this path");
+  return Error(404, "no such route: " + request.path);
+}
+
+Api::Api(ApiOptions options, session::SessionManager& sessions, HubRegistry& hubs)
+    : options_(std::move(options)), sessions_(sessions), hubs_(hubs), router_(Routes()) {}
+
+HttpResponse Api::Handle(const HttpRequest& request) const {
+  if (!options_.token.empty()) {
+    const std::string header = request.Header("authorization");
+    const std::string bearer = header.rfind("Bearer ", 0) == 0 ? header.substr(7) : "";
+    const std::string presented = bearer.empty() ? request.Query("token").value_or("") : bearer;
+    if (!SameToken(presented, options_.token)) return Error(401, "missing or wrong token");
+  }
+  return router_.Dispatch(request);
+}
+
+UpgradeDecision Api::CheckUpgrade(const HttpRequest& request) const {
+  std::map<std::string, std::string> params;
+  const bool events = Matches("/ws/{sid}", request.path, &params);
+  if (!events && !Matches("/sessions/{sid}/audio", request.path, &params)) {
+    return {Error(404, "no WebSocket at " + request.path)};
+  }
+  if (!options_.token.empty()) {
+    HttpRequest probe = request;
+    probe.path = "/health";
+    probe.method = "GET";
+    if (Handle(probe).status == 401) return {Error(401, "missing or wrong token")};
+  }
+  const std::string origin = request.Header("origin");
+  const auto& allowed = options_.allowed_origins;
+  if (!origin.empty() && origin != options_.public_origin &&
+      std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
+    return {Error(403, "origin " + origin + " is not allowed")};
+  }
+  if (sessions_.Get(params["sid"]) == nullptr || hubs_.Find(params["sid"]) == nullptr) {
+    return {Error(404, "no session " + params["sid"])};
+  }
+  return {};
+}
+
+std::string Api::Welcome(const std::string& session_id, const HubSummary& summary) const {
+  const auto session = sessions_.Get(session_id);
+  Json data{{"snapshot", session ? SnapshotJson(session->Info(), summary) : Json(nullptr)},
+            {"limits",
+             {{"max_audio_frame_bytes", kMaxAudioFrameBytes},
+              {"max_body_bytes", options_.max_body_bytes}}},
+            {"heartbeat_interval_ms", options_.heartbeat_interval_ms}};
+  return events::EncodeEnvelope("session.welcome", session_id, summary.last_seq, WallNowNs(),
+                                MonoNowNs(), data);
+}
+
+Status Api::PushAudio(const std::string& session_id, std::span<const unsigned char> frame) const {
+  const auto session = sessions_.Get(session_id);
+  if (session == nullptr) return Status::NotFound("no session " + session_id);
+  if (frame.size() > kMaxAudioFrameBytes) {
+    return Status::InvalidArgument("audio frame over 1 MiB");
+  }
+  if (session->Info().config.source.type != session::SourceConfig::Type::kPush) {
+    return Status::InvalidArgument("this session does not take pushed audio");
+  }
+  if (session->state() == events::SessionState::kPaused) {
+    if (auto hub = hubs_.Find(session_id)) {
+      hub->Publish(events::Event{events::StatusChange{events::SessionState::kPaused,
+                                                      "audio frame refused: the session is paused"},
+                                 WallNowNs(), MonoNowNs()});
+    }
+    return Status::FailedPrecondition("the session is paused");
+  }
+  return session->Push(frame);
+}
+
+std::vector<Route> Api::Routes() const {
+  using Params = std::map<std::string, std::string>;
+  // Finds the session named in the path, or answers 404.
+  auto with_session = [this](auto body) {
+    return [this, body](const HttpRequest& request, const Params& params) -> HttpResponse {
+      const auto session = sessions_.Get(params.at("sid"));
+      if (session == nullptr) return Error(404, "no session " + params.at("sid"));
+      return body(request, *session);
+    };
+  };
+  // A lifecycle action: 200 with the new status, or the error's status.
+  auto action = [with_session](Status (session::Session::*act)()) {
+    return with_session([act](const HttpRequest& /*request*/, session::Session& session) {
+      const Status status = (session.*act)();
+      if (!status.ok()) return Error(HttpStatusOf(status), status.message());
+      return JsonResponse(200, Json{{"session_id", session.id()},
+                                    {"status", events::SessionStateName(session.state())}});
+    });
+  };
+
+  std::vector<Route> routes;
+  routes.push_back({"GET", "/health", kInternalError, [](const HttpRequest&, const Params&) {
+                      return JsonResponse(200, Json{{"status", "ok"}});
+                    }});
+  routes.push_back(
+      {"POST", "/sessions", kInternalError,
+       [this](const HttpRequest& request, const Params&) { return CreateSession(request); }});
+  routes.push_back({"GET", "/sessions", kInternalError, [this](const HttpRequest&, const Params&) {
+                      Json list = Json::array();
+                      for (const auto& s : sessions_.List()) {
+                        list.push_back(SessionSummaryJson(s->Info()));
+                      }
+                      return JsonResponse(200, Json{{"sessions", std::move(list)}});
+                    }});
+  routes.push_back({"GET", "/sessions/{sid}", kInternalError,
+                    with_session([](const HttpRequest&, session::Session& s) {
+                      return JsonResponse(200, SessionSummaryJson(s.Info()));
+                    })});
+  routes.push_back(
+      {"DELETE", "/sessions/{sid}", kInternalError,
+       with_session([](const HttpRequest&, session::Session& s) {
+         s.Stop();
+         return JsonResponse(
+             200, Json{{"session_id", s.id()}, {"status", events::SessionStateName(s.state())}});
+       })});
+  routes.push_back(
+      {"POST", "/sessions/{sid}/pause", kInternalError, action(&session::Session::Pause)});
+  routes.push_back(
+      {"POST", "/sessions/{sid}/resume", kInternalError, action(&session::Session::Resume)});
+  routes.push_back(
+      {"POST", "/sessions/{sid}/finalize", kInternalError, action(&session::Session::Finalize)});
+  routes.push_back({"GET", "/sessions/{sid}/snapshot", "snapshot error",
+                    with_session([this](const HttpRequest&, session::Session& s) {
+                      const auto hub = hubs_.Find(s.id());
+                      return JsonResponse(
+                          200, SnapshotJson(s.Info(), hub ? hub->Summary() : HubSummary{}));
+                    })});
+  routes.push_back({"GET", "/sessions/{sid}/metrics", "metrics error",
+                    with_session([this](const HttpRequest&, session::Session& s) {
+                      return SessionMetrics(s);
+                    })});
+  routes.push_back({"GET", "/sessions/{sid}/export", kInternalError,
+                    with_session([this](const HttpRequest& request, session::Session& s) {
+                      return Export(request, s);
+                    })});
+  routes.push_back({"GET", "/metrics", "metrics error",
+                    [this](const HttpRequest&, const Params&) { return ServerMetrics(); }});
+  routes.push_back({"GET", "/models/asr", kInternalError,
+                    [](const HttpRequest&, const Params&) { return AsrModels(); }});
+  return routes;
+}
+
+HttpResponse Api::CreateSession(const HttpRequest& request) const {
+  if (request.Header("content-type").rfind("application/json", 0) != 0) {
+    return Error(415, "send the session as application/json");
+  }
+  const Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return Error(400, "the body is not valid JSON");
+  auto config = session::SessionConfigFromJson(body);
+  if (!config.ok()) return Error(422, config.status().message());
+  auto created = sessions_.Create(config.value());
+  if (!created.ok()) {
+    const Status& status = created.status();
+    // A missing file or device is a mistake in the body, not a missing route.
+    const int code = status.code() == Status::Code::kNotFound ? 422 : HttpStatusOf(status);
+    return Error(code, status.message());
+  }
+  const std::string id = created.value()->id();
+  std::string ws_origin = options_.public_origin;
+  if (ws_origin.rfind("http", 0) == 0) ws_origin.replace(0, 4, "ws");
+  return JsonResponse(201, Json{{"session_id", id}, {"ws_url", ws_origin + "/ws/" + id}});
+}
+
+HttpResponse Api::SessionMetrics(const session::Session& session) const {
+  const SessionInfo info = session.Info();
+  const auto hub = hubs_.Find(session.id());
+  const HubSummary summary = hub ? hub->Summary() : HubSummary{};
+  Json json{{"session_id", info.id},
+            {"status", events::SessionStateName(info.state)},
+            {"audio_seconds", info.audio_seconds},
+            {"real_time_factor", info.metrics.RealTimeFactor()},
+            {"asr", events::StreamMetricsToJson(info.metrics)},
+            {"delivery", {{"clients", summary.viewers}, {"last_seq", summary.last_seq}}}};
+  return JsonResponse(200, json);
+}
+
+HttpResponse Api::ServerMetrics() const {
+  PrometheusText text;
+  const auto sessions = sessions_.List();
+  text.Family("loquilex_sessions", "gauge", "Sessions by status.");
+  std::map<std::string_view, int> by_state;
+  for (const auto& s : sessions) ++by_state[events::SessionStateName(s->state())];
+  for (const auto& [state, count] : by_state) {
+    text.Sample("loquilex_sessions", "status=\"" + std::string(state) + "\"", count);
+  }
+  text.Family("loquilex_session_audio_seconds", "counter", "Audio recognized per session.");
+  text.Family("loquilex_session_finals", "counter", "Finals emitted per session.");
+  text.Family("loquilex_session_real_time_factor", "gauge", "Processing time / audio time.");
+  text.Family("loquilex_session_clients", "gauge", "WebSocket viewers per session.");
+  for (const auto& s : sessions) {
+    const SessionInfo info = s->Info();
+    const std::string label = "session=\"" + info.id + "\"";
+    const auto hub = hubs_.Find(info.id);
+    text.Sample("loquilex_session_audio_seconds", label, info.audio_seconds);
+    text.Sample("loquilex_session_finals", label, static_cast<double>(info.metrics.finals));
+    text.Sample("loquilex_session_real_time_factor", label, info.metrics.RealTimeFactor());
+    text.Sample("loquilex_session_clients", label,
+                hub ? static_cast<double>(hub->Summary().viewers) : 0.0);
+  }
+  return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text.str(), {}};
+}
+
+HttpResponse Api::Export(const HttpRequest& request, const session::Session& session) const {
+  auto format = store::CaptionFormatFromName(request.Query("format").value_or("vtt"));
+  if (!format.ok()) return Error(422, format.status().message());
+  const std::string path = sessions_.SessionDir(session.id()) + "/finals.jsonl";
+  auto finals = store::ReadSessionLog(path);
+  if (!finals.ok()) {
+    spdlog::warn("req={} export of {} failed: {}", request.request_id, session.id(),
+                 finals.status().ToString());
+    return Error(500, "the session's captions cannot be read");
+  }
+  const SessionInfo info = session.Info();
+  const store::TranscriptInfo transcript{"pocketsphinx", info.config.model_dir, info.id,
+                                         info.audio_seconds, info.metrics};
+  return HttpResponse{200,
+                      std::string(ContentTypeOf(format.value())),
+                      store::RenderCaptions(format.value(), finals.value(), transcript),
+                      {}};
+}
+
+HttpResponse Api::AsrModels() {
+  namespace fs = std::filesystem;
+  Json models = Json::array();
+  const fs::path root = fs::path(asr::kDefaultPocketSphinxModelDir).parent_path();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (!entry.is_directory(ec)) continue;
+    if (!asr::FindPocketSphinxModelFiles(entry.path().string()).ok()) continue;
+    models.push_back({{"engine", "pocketsphinx"},
+                      {"model_dir", entry.path().string()},
+                      {"name", entry.path().filename().string()},
+                      {"default", entry.path() == fs::path(asr::kDefaultPocketSphinxModelDir)}});
+  }
+  return JsonResponse(200, Json{{"models", std::move(models)}});
+}
+
+}  // namespace lx::server

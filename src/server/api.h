@@ -1,0 +1,84 @@
+// The REST and WebSocket API of `loquilex serve`: routes, decoding, encoding, error hygiene.
+// No Beast here: the transport (http_server.cc) turns sockets into HttpRequest/HttpResponse.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "server/http_types.h"
+#include "server/hub.h"
+#include "session/session_manager.h"
+
+namespace lx::server {
+
+struct ApiOptions {
+  std::string public_origin;                 // e.g. "http://127.0.0.1:8000": the server's own
+  std::vector<std::string> allowed_origins;  // WebSocket origins allowed besides public_origin
+  std::string token;                         // required bearer token; "" = none
+  size_t max_body_bytes = 64 * 1024;         // larger request bodies get 413
+  int heartbeat_interval_ms = 15000;         // server.hb period announced in session.welcome
+};
+
+// One route: a method, a path pattern ("/sessions/{sid}/snapshot") and the fixed detail a 500
+// on it carries.
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::string error_detail;  // "internal error" unless the route says otherwise
+  std::function<HttpResponse(const HttpRequest&, const std::map<std::string, std::string>& params)>
+      handler;
+};
+
+// Dispatches requests to routes. An exception escaping a handler becomes a 500 whose body is
+// {"detail": <route's fixed detail>, "error_id": <random id>}; the exception text is logged with
+// that id and never sent. Unknown path -> 404, known path with another method -> 405.
+// Thread-safe once built.
+class Router {
+ public:
+  explicit Router(std::vector<Route> routes) : routes_(std::move(routes)) {}
+  HttpResponse Dispatch(const HttpRequest& request) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// The API. Thread-safe: called from the network threads.
+class Api {
+ public:
+  Api(ApiOptions options, session::SessionManager& sessions, HubRegistry& hubs);
+
+  // Answers a plain HTTP request (after the token check).
+  HttpResponse Handle(const HttpRequest& request) const;
+  // Decides a WebSocket upgrade of /ws/{sid} (events) or /sessions/{sid}/audio (push audio):
+  // 401 without the token, 403 for a foreign Origin, 404 for an unknown session or path.
+  UpgradeDecision CheckUpgrade(const HttpRequest& request) const;
+  // The session.welcome envelope for a viewer attaching at `summary`.
+  std::string Welcome(const std::string& session_id, const HubSummary& summary) const;
+  // One binary frame pushed to /sessions/{sid}/audio. InvalidArgument (bad length or format),
+  // FailedPrecondition (paused: the frame is refused and a status event says so), NotFound.
+  Status PushAudio(const std::string& session_id, std::span<const unsigned char> frame) const;
+
+  // The routes, for the router and for tests.
+  std::vector<Route> Routes() const;
+
+ private:
+  HttpResponse CreateSession(const HttpRequest& request) const;
+  HttpResponse SessionMetrics(const session::Session& session) const;
+  HttpResponse ServerMetrics() const;
+  HttpResponse Export(const HttpRequest& request, const session::Session& session) const;
+  static HttpResponse AsrModels();
+
+  ApiOptions options_;
+  session::SessionManager& sessions_;
+  HubRegistry& hubs_;
+  Router router_;
+};
+
+}  // namespace lx::server

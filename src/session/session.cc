@@ -1,0 +1,282 @@
+#include "session/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <exception>
+#include <utility>
+#include <vector>
+
+namespace lx::session {
+namespace {
+
+using events::SessionState;
+
+// The worker reads ~100 ms at a time, waiting at most 50 ms, so requests are noticed promptly.
+constexpr size_t kChunkSamples = 1600;
+constexpr int kReadTimeoutMs = 50;
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool HasEnded(SessionState state) {
+  return state == SessionState::kStopping || state == SessionState::kStopped ||
+         state == SessionState::kError;
+}
+
+}  // namespace
+
+// The segmenter's captions: partials are published, finals logged and then published.
+class Session::Captions final : public asr::CaptionSink {
+ public:
+  explicit Captions(Session* session) : session_(session) {}
+  void OnPartial(const asr::Partial& partial) override { session_->Publish(partial); }
+  void OnFinal(const asr::Final& final_caption) override { session_->OnFinal(final_caption); }
+
+ private:
+  Session* session_;
+};
+
+Result<std::unique_ptr<Session>> Session::Start(
+    std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
+    std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
+    std::shared_ptr<store::SessionLog> log, const Clock& clock, const ThreadStarter& start_thread) {
+  std::unique_ptr<Session> session(new Session(std::move(id), std::move(config), std::move(input),
+                                               std::move(stream), std::move(sink), std::move(log),
+                                               clock));
+  Session* worker = session.get();
+  auto body = [worker] { worker->Run(); };
+  try {
+    session->worker_ = start_thread ? start_thread(body) : std::thread(body);
+  } catch (const std::exception& e) {
+    // `session` goes out of scope here and closes the input.
+    return Status::Unavailable("cannot start a worker thread: " + std::string(e.what()));
+  }
+  if (!session->worker_.joinable()) return Status::Unavailable("cannot start a worker thread");
+  return session;
+}
+
+Session::Session(std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
+                 std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
+                 std::shared_ptr<store::SessionLog> log, const Clock& clock)
+    : id_(std::move(id)),
+      config_(std::move(config)),
+      clock_(clock),
+      started_at_wall_ns_(WallNowNs()),
+      sink_(std::move(sink)),
+      log_(std::move(log)),
+      captions_(std::make_unique<Captions>(this)),
+      segmenter_(
+          std::make_unique<asr::Segmenter>(std::move(stream), config_.asr, clock, captions_.get())),
+      input_(std::move(input)),
+      push_input_(dynamic_cast<PushInput*>(input_.get())) {}
+
+Session::~Session() {
+  Stop();
+  Join();
+}
+
+SessionInfo Session::Info() const {
+  std::lock_guard lock(mutex_);
+  return SessionInfo{.id = id_,
+                     .config = config_,
+                     .state = state_,
+                     .error = error_,
+                     .started_at_wall_ns = started_at_wall_ns_,
+                     .audio_seconds = audio_seconds_,
+                     .metrics = metrics_};
+}
+
+SessionState Session::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+Status Session::Pause() {
+  std::lock_guard lock(mutex_);
+  const bool can_pause = state_ == SessionState::kStarting || state_ == SessionState::kRunning;
+  if (!can_pause || pause_requested_ || stop_requested_) {
+    return Status::FailedPrecondition("session " + id_ + " is not running");
+  }
+  pause_requested_ = true;
+  wake_.notify_all();
+  return Status::Ok();
+}
+
+Status Session::Resume() {
+  std::lock_guard lock(mutex_);
+  if (!pause_requested_ || stop_requested_ || HasEnded(state_)) {
+    return Status::FailedPrecondition("session " + id_ + " is not paused");
+  }
+  pause_requested_ = false;
+  wake_.notify_all();
+  return Status::Ok();
+}
+
+Status Session::Finalize() {
+  std::lock_guard lock(mutex_);
+  if (stop_requested_ || HasEnded(state_)) {
+    return Status::FailedPrecondition("session " + id_ + " has ended");
+  }
+  finalize_requested_ = true;
+  wake_.notify_all();
+  return Status::Ok();
+}
+
+void Session::Stop() {
+  std::lock_guard lock(mutex_);
+  stop_requested_ = true;
+  wake_.notify_all();
+}
+
+void Session::Join() {
+  std::lock_guard lock(join_mutex_);
+  if (worker_.joinable()) worker_.join();
+}
+
+Status Session::Push(std::span<const unsigned char> frame) {
+  std::lock_guard lock(input_mutex_);  // keeps the worker from releasing the queue meanwhile
+  if (push_input_ == nullptr) {
+    return Status::FailedPrecondition("session " + id_ + " takes no pushed audio now");
+  }
+  if (state() == SessionState::kPaused) {
+    return Status::FailedPrecondition("session " + id_ + " is paused");
+  }
+  return push_input_->Push(frame);
+}
+
+void Session::Run() {
+  Status result;
+  try {
+    SetState(SessionState::kRunning);
+    result = RunLoop();
+  } catch (const std::exception& e) {
+    result = Status::Internal("unexpected exception: " + std::string(e.what()));
+  } catch (...) {
+    result = Status::Internal("unexpected exception");
+  }
+  ReleaseInput();
+  Exit(result);
+}
+
+Status Session::RunLoop() {
+  std::vector<float> chunk;
+  while (true) {
+    switch (NextRequest()) {
+      case Request::kStop:
+        return Flush();
+      case Request::kPause:
+        SetState(SessionState::kPaused);
+        continue;
+      case Request::kResume:
+        SetState(SessionState::kRunning);
+        continue;
+      case Request::kFinalize:
+        if (Status s = Checked(segmenter_->ForceFinal()); !s.ok()) return s;
+        continue;
+      case Request::kRead:
+        break;
+    }
+    auto read = input_->Read(&chunk, kChunkSamples, kReadTimeoutMs);
+    if (!read.ok()) return read.status();
+    if (read.value() > 0) {
+      if (Status s = Recognize(chunk); !s.ok()) return s;
+    } else if (input_->ended()) {
+      return Flush();
+    }
+  }
+}
+
+Session::Request Session::NextRequest() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    if (stop_requested_) return Request::kStop;
+    if (finalize_requested_) {
+      finalize_requested_ = false;
+      return Request::kFinalize;
+    }
+    const bool paused = state_ == SessionState::kPaused;
+    if (pause_requested_ != paused) return paused ? Request::kResume : Request::kPause;
+    if (!paused) return Request::kRead;
+    wake_.wait(lock);  // paused: neither read nor recognize until a request comes
+  }
+}
+
+Status Session::Recognize(std::span<const float> samples) {
+  if (Status s = Checked(segmenter_->Feed(samples)); !s.ok()) return s;
+  levels_.clear();
+  vu_.Add(samples, &levels_);
+  for (const events::VuLevel& level : levels_) Publish(level);
+  CopyMetrics(/*always=*/false);
+  return Status::Ok();
+}
+
+Status Session::Flush() {
+  SetState(SessionState::kStopping);
+  Status finished = Checked(segmenter_->Finish());
+  CopyMetrics(/*always=*/true);
+  return finished;
+}
+
+Status Session::Checked(const Status& status) const { return status.ok() ? log_error_ : status; }
+
+void Session::OnFinal(const asr::Final& final_caption) {
+  if (!log_error_.ok()) return;
+  log_error_ = log_->Append(final_caption);
+  if (log_error_.ok()) Publish(final_caption);
+}
+
+void Session::Publish(events::Payload payload) {
+  sink_->Publish(events::Event{
+      .payload = std::move(payload), .t_wall_ns = WallNowNs(), .t_mono_ns = clock_.NowNs()});
+}
+
+void Session::SetState(SessionState state) {
+  {
+    std::lock_guard lock(mutex_);
+    state_ = state;
+  }
+  Publish(events::StatusChange{.state = state, .detail = ""});
+}
+
+void Session::CopyMetrics(bool always) {
+  const asr::StreamMetrics& current = segmenter_->metrics();
+  std::lock_guard lock(mutex_);
+  audio_seconds_ = segmenter_->audio_seconds();
+  // The latency samples make a full copy costly (up to a few hundred KB): refresh it at every
+  // final and once per second of audio, not at every chunk.
+  if (always || current.finals != metrics_.finals ||
+      current.audio_seconds - metrics_.audio_seconds >= 1.0) {
+    metrics_ = current;
+  }
+}
+
+void Session::ReleaseInput() {
+  std::lock_guard lock(input_mutex_);
+  input_->Close();
+  push_input_ = nullptr;
+  input_.reset();  // closes a capture device
+}
+
+void Session::Exit(const Status& result) {
+  const SessionState state = result.ok() ? SessionState::kStopped : SessionState::kError;
+  {
+    std::lock_guard lock(mutex_);
+    state_ = state;
+    error_ = result.ok() ? "" : result.message();
+  }
+  if (!result.ok()) spdlog::warn("session {} failed: {}", id_, result.message());
+  try {
+    Publish(events::StatusChange{.state = state, .detail = result.ok() ? "" : result.message()});
+  } catch (const std::exception& e) {
+    // The sink itself may be what failed; the state is set, which is what matters.
+    spdlog::warn("session {}: cannot publish its final status: {}", id_, e.what());
+  } catch (...) {
+    spdlog::warn("session {}: cannot publish its final status", id_);
+  }
+}
+
+}  // namespace lx::session

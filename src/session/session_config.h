@@ -1,0 +1,44 @@
+// What a live captioning session is asked to do (the body of POST /sessions).
+#pragma once
+
+#include <string>
+
+#include "asr/segmenter.h"
+#include "audio/audio_reader.h"
+#include "base/status.h"
+#include "events/json_codec.h"
+
+namespace lx::session {
+
+// Where a session's audio comes from.
+struct SourceConfig {
+  enum class Type { kMic, kFile, kPush };
+  Type type = Type::kFile;
+  std::string device{};     // mic: ALSA PCM name; "" = the default device
+  std::string path{};       // file: audio file to play
+  double speed = 1.0;       // file: pace as a multiple of real time; 0 = as fast as possible
+  bool loop = false;        // file: start again at the end
+  int sample_rate = 16000;  // push: rate of the pushed PCM frames (Hz)
+  audio::RawFormat format = audio::RawFormat::kS16LE;  // push: sample format of the frames
+};
+
+enum class SaveAudio { kOff, kWav, kFlac };
+
+struct SessionConfig {
+  std::string name{};  // free text shown to viewers
+  SourceConfig source{};
+  asr::SegmenterConfig asr{};
+  std::string model_dir{};                 // "" = the server's default model
+  SaveAudio save_audio = SaveAudio::kOff;  // keep the session's audio in its data folder
+
+  // InvalidArgument naming the field (e.g. "source.speed") and what it must be.
+  Status Validate() const;
+};
+
+// Parses and validates a POST /sessions body. Unknown fields and wrong types are InvalidArgument
+// naming the field ("source.speed must be a number"). Pure.
+Result<SessionConfig> SessionConfigFromJson(const events::Json& body);
+// The config as JSON, in the same shape SessionConfigFromJson reads (for snapshots).
+events::Json SessionConfigToJson(const SessionConfig& config);
+
+}  // namespace lx::session

@@ -1,0 +1,113 @@
+#include "session/session_manager.h"
+
+#include <exception>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace lx::session {
+
+SessionManager::SessionManager(SessionManagerOptions options, audio::CaptureBackend& capture,
+                               ModelLoader load_model, SinkFactory make_sink, const Clock& clock)
+    : options_(std::move(options)),
+      capture_(capture),
+      load_model_(std::move(load_model)),
+      make_sink_(std::move(make_sink)),
+      clock_(clock),
+      random_(std::random_device{}()) {}
+
+SessionManager::~SessionManager() { StopAll(); }
+
+Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& config) {
+  if (Status s = config.Validate(); !s.ok()) return s;
+  // Each step's result owns what it opened, so an early return closes it (the input last).
+  auto input = OpenAudioInput(config.source, capture_);
+  if (!input.ok()) return input.status();
+  auto model = Model(config.model_dir.empty() ? options_.default_model_dir : config.model_dir);
+  if (!model.ok()) return model.status();
+  auto stream = model.value()->CreateStream(config.asr.EngineConfig());
+  if (!stream.ok()) return stream.status();
+  const std::string id = NewId();
+  auto log = OpenLog(id);
+  if (!log.ok()) return log.status();
+  auto sink = MakeSink(id);
+  if (!sink.ok()) return sink.status();
+  auto started = Session::Start(id, config, std::move(input).value(), std::move(stream).value(),
+                                std::move(sink).value(), std::move(log).value(), clock_,
+                                options_.start_thread);
+  if (!started.ok()) return started.status();
+  std::shared_ptr<Session> session = std::move(started).value();
+  std::lock_guard lock(mutex_);
+  sessions_.push_back(session);
+  return session;
+}
+
+std::shared_ptr<Session> SessionManager::Get(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& session : sessions_) {
+    if (session->id() == id) return session;
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<Session>> SessionManager::List() const {
+  std::lock_guard lock(mutex_);
+  return {sessions_.rbegin(), sessions_.rend()};
+}
+
+void SessionManager::StopAll() {
+  const std::vector<std::shared_ptr<Session>> sessions = List();
+  for (const auto& session : sessions) session->Stop();  // all flush at once...
+  for (const auto& session : sessions) session->Join();  // ...then wait for each
+}
+
+std::string SessionManager::SessionDir(const std::string& id) const {
+  return (std::filesystem::path(options_.data_dir) / id).string();
+}
+
+Result<const asr::EngineModel*> SessionManager::Model(const std::string& model_dir) {
+  std::lock_guard lock(models_mutex_);
+  if (auto it = models_.find(model_dir); it != models_.end()) return it->second.get();
+  Result<std::unique_ptr<asr::EngineModel>> loaded =
+      Status::Unavailable("cannot load the model in " + model_dir);
+  try {
+    loaded = load_model_(model_dir);
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot load the model in " + model_dir + ": " + e.what());
+  }
+  if (!loaded.ok()) return loaded.status();
+  const asr::EngineModel* model = loaded.value().get();
+  models_.emplace(model_dir, std::move(loaded).value());
+  return model;
+}
+
+Result<std::shared_ptr<store::SessionLog>> SessionManager::OpenLog(const std::string& id) const {
+  const std::string dir = SessionDir(id);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return Status::IOError("cannot create " + dir + ": " + error.message());
+  auto log = store::SessionLog::Open(dir);
+  if (!log.ok()) return log.status();
+  return std::shared_ptr<store::SessionLog>(std::move(log).value());
+}
+
+Result<std::shared_ptr<EventSink>> SessionManager::MakeSink(const std::string& id) const {
+  std::shared_ptr<EventSink> sink;
+  try {
+    sink = make_sink_(id);
+  } catch (const std::exception& e) {
+    return Status::Internal("cannot create the event sink of session " + id + ": " + e.what());
+  }
+  if (sink == nullptr) return Status::Internal("no event sink for session " + id);
+  return sink;
+}
+
+std::string SessionManager::NewId() {
+  std::lock_guard lock(mutex_);
+  // A counter makes ids unique within this run; the random part, across restarts.
+  return fmt::format("s{}-{:06x}", next_id_++, random_() & 0xffffffu);
+}
+
+}  // namespace lx::session
