@@ -48,6 +48,25 @@ int HttpStatusOf(const Status& status) {
   }
 }
 
+std::string RandomId();
+
+// A 500 that says only `detail` and an error id; `what` goes to the log with the same id.
+HttpResponse InternalError(const HttpRequest& request, std::string_view detail,
+                           std::string_view what) {
+  const std::string error_id = RandomId();
+  spdlog::error("req={} error_id={} {} {} failed: {}", request.request_id, error_id, request.method,
+                request.path, what);
+  return JsonResponse(500, Json{{"detail", detail}, {"error_id", error_id}});
+}
+
+// The answer for a failed Status: its message for the caller's mistakes and for unavailable
+// resources, a generic 500 for internal failures (whose message may hold internals).
+HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
+  const int code = HttpStatusOf(status);
+  if (code == 500) return InternalError(request, kInternalError, status.ToString());
+  return Error(code, status.message());
+}
+
 std::string RandomId() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::ostringstream id;
@@ -186,15 +205,9 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
     try {
       return route.handler(request, params);
     } catch (const std::exception& e) {
-      const std::string error_id = RandomId();
-      spdlog::error("req={} error_id={} {} {} failed: {}", request.request_id, error_id,
-                    request.method, route.pattern, e.what());
-      return JsonResponse(500, Json{{"detail", route.error_detail}, {"error_id", error_id}});
+      return InternalError(request, route.error_detail, e.what());
     } catch (...) {
-      const std::string error_id = RandomId();
-      spdlog::error("req={} error_id={} {} {} failed: unknown exception", request.request_id,
-                    error_id, request.method, route.pattern);
-      return JsonResponse(500, Json{{"detail", route.error_detail}, {"error_id", error_id}});
+      return InternalError(request, route.error_detail, "unknown exception");
     }
   }
   if (path_known) return Error(405, "method " + request.method + " not allowed on this path");
@@ -281,9 +294,9 @@ std::vector<Route> Api::Routes() const {
   };
   // A lifecycle action: 200 with the new status, or the error's status.
   auto action = [with_session](Status (session::Session::*act)()) {
-    return with_session([act](const HttpRequest& /*request*/, session::Session& session) {
+    return with_session([act](const HttpRequest& request, session::Session& session) {
       const Status status = (session.*act)();
-      if (!status.ok()) return Error(HttpStatusOf(status), status.message());
+      if (!status.ok()) return StatusResponse(request, status);
       return JsonResponse(200, Json{{"session_id", session.id()},
                                     {"status", events::SessionStateName(session.state())}});
     });
@@ -352,9 +365,9 @@ HttpResponse Api::CreateSession(const HttpRequest& request) const {
   auto created = sessions_.Create(config.value());
   if (!created.ok()) {
     const Status& status = created.status();
-    // A missing file or device is a mistake in the body, not a missing route.
-    const int code = status.code() == Status::Code::kNotFound ? 422 : HttpStatusOf(status);
-    return Error(code, status.message());
+    // A missing file, device or model is a mistake in the body, not a missing route.
+    if (status.code() == Status::Code::kNotFound) return Error(422, status.message());
+    return StatusResponse(request, status);
   }
   const std::string id = created.value()->id();
   std::string ws_origin = options_.public_origin;
@@ -406,11 +419,7 @@ HttpResponse Api::Export(const HttpRequest& request, const session::Session& ses
   if (!format.ok()) return Error(422, format.status().message());
   const std::string path = sessions_.SessionDir(session.id()) + "/finals.jsonl";
   auto finals = store::ReadSessionLog(path);
-  if (!finals.ok()) {
-    spdlog::warn("req={} export of {} failed: {}", request.request_id, session.id(),
-                 finals.status().ToString());
-    return Error(500, "the session's captions cannot be read");
-  }
+  if (!finals.ok()) return InternalError(request, kInternalError, finals.status().ToString());
   const SessionInfo info = session.Info();
   const store::TranscriptInfo transcript{"pocketsphinx", info.config.model_dir, info.id,
                                          info.audio_seconds, info.metrics};

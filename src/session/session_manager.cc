@@ -75,7 +75,7 @@ Result<const asr::EngineModel*> SessionManager::Model(const std::string& model_d
   try {
     loaded = load_model_(model_dir);
   } catch (const std::exception& e) {
-    return Status::Unavailable("cannot load the model in " + model_dir + ": " + e.what());
+    return Status::Internal("cannot load the model in " + model_dir + ": " + e.what());
   }
   if (!loaded.ok()) return loaded.status();
   const asr::EngineModel* model = loaded.value().get();

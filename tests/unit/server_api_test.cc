@@ -247,6 +247,30 @@ TEST(ApiTokenTest, EveryRouteAndUpgradeNeedsTheToken) {
   EXPECT_EQ(api.CheckUpgrade(upgrade).refusal->status, 401);
 }
 
+TEST(ApiCreateFailureTest, AnInternalFailureWhileCreatingLeaksNothing) {
+  boost::asio::io_context io;
+  testing::FakeCaptureBackend capture(testing::FakeCaptureScript{});
+  HubRegistry hubs(io);
+  session::SessionManager sessions(
+      session::SessionManagerOptions{(fs::temp_directory_path() / "lx_api_leak").string(), "", {}},
+      capture,
+      [](const std::string&) -> Result<std::unique_ptr<asr::EngineModel>> {
+        throw std::runtime_error("segfault handler at 0xdeadbeef");
+      },
+      [&hubs](const std::string& sid) { return hubs.Create(sid); }, SteadyClock::Instance());
+  Api api(ApiOptions{"http://127.0.0.1:8000", {}, "", 1024, 15000}, sessions, hubs);
+  HttpRequest request;
+  request.method = "POST";
+  request.path = "/sessions";
+  request.headers["content-type"] = "application/json";
+  request.body = R"({"source": {"type": "push"}})";
+  const auto response = api.Handle(request);
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(Json::parse(response.body)["detail"], "internal error");
+  EXPECT_THAT(response.body, Not(HasSubstr("deadbeef")));
+  EXPECT_EQ(capture.counters().opens, capture.counters().closes);
+}
+
 // Review finding 2: an exception inside a handler never reaches the client.
 TEST_F(ApiTest, InternalFailuresAnswerAFixedDetailAndLogTheTextWithTheSameId) {
   std::ostringstream log;

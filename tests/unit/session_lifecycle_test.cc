@@ -340,7 +340,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Status::Code::kNotFound},
         CreateFailure{"ModelLoaderThrows",
                       [](SessionLifecycleTest*, SessionConfig* c) { c->model_dir = "throws"; },
-                      Status::Code::kUnavailable},
+                      Status::Code::kInternal},
         CreateFailure{"NoStream",
                       [](SessionLifecycleTest*, SessionConfig* c) { c->model_dir = "no-streams"; },
                       Status::Code::kUnavailable},
