@@ -20,4 +20,10 @@ std::string CacheDir() {
   return "";
 }
 
+std::string DataDir() {
+  if (std::string xdg = Env("XDG_DATA_HOME"); !xdg.empty()) return xdg + "/loquilex";
+  if (std::string home = Env("HOME"); !home.empty()) return home + "/.local/share/loquilex";
+  return "loquilex-data";
+}
+
 }  // namespace lx::cli

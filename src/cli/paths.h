@@ -7,5 +7,7 @@ namespace lx::cli {
 
 // $LX_CACHE_DIR, else $XDG_CACHE_HOME/loquilex, else $HOME/.cache/loquilex; "" when none is set.
 std::string CacheDir();
+// $XDG_DATA_HOME/loquilex, else $HOME/.local/share/loquilex, else ./loquilex-data.
+std::string DataDir();
 
 }  // namespace lx::cli

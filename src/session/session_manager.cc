@@ -44,6 +44,8 @@ Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& con
   return session;
 }
 
+Status SessionManager::Preload(const std::string& model_dir) { return Model(model_dir).status(); }
+
 std::shared_ptr<Session> SessionManager::Get(const std::string& id) const {
   std::lock_guard lock(mutex_);
   for (const auto& session : sessions_) {

@@ -50,6 +50,9 @@ class SessionManager {
   // Unavailable for a model or thread that cannot be had; IOError for the data folder; Internal
   // when the sink factory fails. Blocks while a model loads (about a second, once per folder).
   Result<std::shared_ptr<Session>> Create(const SessionConfig& config);
+  // Loads the model in `model_dir` now (once), so that the first session using it does not wait
+  // for it. Fails as Create's model step does.
+  Status Preload(const std::string& model_dir);
   // nullptr when unknown.
   std::shared_ptr<Session> Get(const std::string& id) const;
   // All sessions, newest first.

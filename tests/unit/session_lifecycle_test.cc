@@ -526,13 +526,14 @@ TEST_F(SessionLifecycleTest, AMicSessionRefusesPushedAudio) {
 
 TEST_F(SessionLifecycleTest, StressManySessionsAtOnce) {
   std::vector<float> audio(16000 * 2, 0.1f);
-  SessionManager& manager = Manager({.samples = audio});
+  Manager({.samples = audio});
+  SessionManager* manager = manager_.get();
   SessionConfig file = FileConfig(16000 * 2, 0);
   file.source.loop = true;
   std::vector<std::shared_ptr<Session>> sessions;
   for (int i = 0; i < 6; ++i) {
     const SessionConfig config = i % 2 == 0 ? MicConfig() : file;
-    auto session = manager.Create(config);
+    auto session = manager->Create(config);
     ASSERT_TRUE(session.ok()) << session.status().ToString();
     sessions.push_back(*session);
   }
@@ -557,7 +558,7 @@ TEST_F(SessionLifecycleTest, StressManySessionsAtOnce) {
             (void)session->Info();
             break;
           default:
-            (void)manager.List();
+            (void)manager->List();
             break;
         }
         std::this_thread::sleep_for(1ms);
@@ -567,7 +568,7 @@ TEST_F(SessionLifecycleTest, StressManySessionsAtOnce) {
   std::this_thread::sleep_for(500ms);
   done = true;
   for (auto& poker : pokers) poker.join();
-  manager.StopAll();
+  manager->StopAll();
   for (const auto& session : sessions) {
     EXPECT_EQ(session->state(), SessionState::kStopped) << session->Info().error;
     auto logged = store::ReadSessionLog(LogPath(session->id()));

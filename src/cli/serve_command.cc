@@ -1,0 +1,218 @@
+#include "cli/serve_command.h"
+
+#include "cli/paths.h"
+
+// Boost 1.74's asio needs <utility> before its headers under -std=c++20.
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "asr/pocketsphinx_engine.h"
+#include "audio/alsa_capture.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "cli/app.h"
+#include "server/api.h"
+#include "server/http_server.h"
+#include "server/hub.h"
+#include "session/session_manager.h"
+
+namespace lx::cli {
+namespace {
+
+namespace net = boost::asio;
+
+// Forwards a session's events and logs each final's text (--log-transcripts only).
+class TranscriptLoggingSink final : public session::EventSink {
+ public:
+  TranscriptLoggingSink(std::string session_id, std::shared_ptr<session::EventSink> next)
+      : session_id_(std::move(session_id)), next_(std::move(next)) {}
+  void Publish(events::Event event) override {
+    if (const auto* final_caption = std::get_if<asr::Final>(&event.payload)) {
+      spdlog::info("session {} final {}: {}", session_id_, final_caption->segment_id,
+                   final_caption->text);
+    }
+    next_->Publish(std::move(event));
+  }
+
+ private:
+  const std::string session_id_;
+  const std::shared_ptr<session::EventSink> next_;
+};
+
+Result<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument(path + ": cannot read the token file");
+  std::ostringstream content;
+  content << in.rdbuf();
+  std::string token = content.str();
+  const auto first = token.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return Status::InvalidArgument(path + ": the token file is empty");
+  token = token.substr(first, token.find_last_not_of(" \t\r\n") - first + 1);
+  return token;
+}
+
+std::string Url(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos) return fmt::format("http://[{}]:{}", host, port);
+  return fmt::format("http://{}:{}", host, port);
+}
+
+// Checks what can be checked before listening; the exit code and message of the first failure.
+struct StartupError {
+  int exit_code;
+  std::string message;
+};
+
+std::optional<StartupError> Prepare(const ServeOptions& options, std::string* data_dir,
+                                    std::string* token) {
+  if (options.port < 0 || options.port > 65535) return StartupError{kExitUsage, "bad --port"};
+  *data_dir = options.data_dir.empty() ? DataDir() : options.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(*data_dir, ec);
+  if (ec) return StartupError{kExitUsage, *data_dir + ": cannot create the data folder"};
+  if (!options.token_file.empty()) {
+    auto read = ReadToken(options.token_file);
+    if (!read.ok()) return StartupError{kExitUsage, read.status().message()};
+    *token = read.value();
+  }
+  return std::nullopt;
+}
+
+// First SIGINT/SIGTERM: graceful shutdown. A second one: stop at once.
+void HandleSignals(net::signal_set& signals, server::HttpServer& server, net::io_context& io,
+                   bool first) {
+  signals.async_wait(
+      [&signals, &server, &io, first](const boost::system::error_code& ec, int signal_number) {
+        if (ec) return;
+        if (!first) {
+          spdlog::warn("signal {} again: stopping now", signal_number);
+          io.stop();
+          return;
+        }
+        spdlog::info("signal {}: shutting down", signal_number);
+        server.Shutdown();
+        HandleSignals(signals, server, io, false);
+      });
+}
+
+}  // namespace
+
+CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options) {
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Serve live captions over HTTP and WebSocket on this machine.\n"
+      "Examples:\n"
+      "  loquilex serve\n"
+      "  loquilex serve --port 0 --data-dir /tmp/lx        # prints the URL it picked\n"
+      "  LX_TOKEN_FILE=~/.lx-token loquilex serve --host 0.0.0.0");
+  cmd->add_option("--host", options.host, "Address to listen on")
+      ->envname("LX_HOST")
+      ->capture_default_str();
+  cmd->add_option("--port", options.port, "Port to listen on; 0 picks a free one")
+      ->envname("LX_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--data-dir", options.data_dir,
+                  "Folder for session data (default: ~/.local/share/loquilex)")
+      ->envname("LX_DATA_DIR");
+  cmd->add_option("--model-dir", options.model_dir, "Default PocketSphinx model folder")
+      ->envname("LX_ASR_MODEL_DIR")
+      ->default_val(std::string(asr::kDefaultPocketSphinxModelDir));
+  cmd->add_option("--allowed-origin", options.allowed_origins,
+                  "Browser origin (e.g. http://localhost:5173) allowed to open WebSockets, "
+                  "besides the server's own; repeatable")
+      ->envname("LX_ALLOWED_ORIGIN")
+      ->delimiter(',');
+  cmd->add_option("--token-file", options.token_file,
+                  "File holding a bearer token every request must present")
+      ->envname("LX_TOKEN_FILE")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--log-format", options.log_format, "text or json (one object a line)")
+      ->envname("LX_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_flag("--log-transcripts", options.log_transcripts,
+                "Log the text of every final (off: transcripts never reach the log)")
+      ->envname("LX_LOG_TRANSCRIPTS");
+  cmd->add_option("--max-body-bytes", options.max_body_bytes,
+                  "Largest request body accepted; larger ones get 413")
+      ->envname("LX_MAX_BODY_BYTES")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30))
+      ->capture_default_str();
+  return cmd;
+}
+
+int RunServe(const ServeOptions& options) {
+  std::string data_dir;
+  std::string token;
+  if (auto error = Prepare(options, &data_dir, &token)) {
+    fmt::print(stderr, "loquilex serve: {}\n", error->message);
+    return error->exit_code;
+  }
+
+  net::io_context io;
+  server::HubRegistry hubs(io);
+  audio::AlsaCaptureBackend capture;
+  const bool log_transcripts = options.log_transcripts;
+  session::SessionManager sessions(
+      session::SessionManagerOptions{data_dir, options.model_dir, {}}, capture,
+      [cache = CacheDir()](const std::string& dir) {
+        return asr::LoadPocketSphinxModel(dir, {cache});
+      },
+      [&hubs, log_transcripts](const std::string& sid) -> std::shared_ptr<session::EventSink> {
+        auto hub = hubs.Create(sid);
+        if (!log_transcripts) return hub;
+        return std::make_shared<TranscriptLoggingSink>(sid, std::move(hub));
+      },
+      SteadyClock::Instance());
+
+  // Loading the default model now keeps it off the network thread of the first POST /sessions.
+  if (Status s = sessions.Preload(options.model_dir); !s.ok()) {
+    fmt::print(stderr, "loquilex serve: {}\n", s.message());
+    return kExitModel;
+  }
+
+  server::HttpServerOptions server_options;
+  server_options.host = options.host;
+  server_options.port = static_cast<uint16_t>(options.port);
+  server_options.max_body_bytes = options.max_body_bytes;
+  server::HttpServer server(io, server_options, sessions, hubs);
+  const auto port = server.Listen();
+  if (!port.ok()) {
+    fmt::print(stderr, "loquilex serve: {}\n", port.status().message());
+    return kExitFailure;
+  }
+
+  server::ApiOptions api_options;
+  api_options.public_origin = Url(options.host, port.value());
+  api_options.allowed_origins = options.allowed_origins;
+  api_options.token = token;
+  api_options.max_body_bytes = options.max_body_bytes;
+  api_options.heartbeat_interval_ms = server_options.heartbeat_interval_ms;
+  const server::Api api(api_options, sessions, hubs);
+
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  HandleSignals(signals, server, io, true);
+
+  fmt::print("{}\n", api_options.public_origin);
+  std::fflush(stdout);
+  spdlog::info("serving on {} (data in {})", api_options.public_origin, data_dir);
+  server.Run(api);
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace lx::cli

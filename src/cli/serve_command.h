@@ -1,0 +1,35 @@
+// `loquilex serve`: the live captioning server (REST + WebSocket on one port). The composition
+// root of the server: it wires sessions, hubs, the API and the transport together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace lx::cli {
+
+// Everything `serve` is told on its command line (or through LX_* environment variables).
+struct ServeOptions {
+  std::string host = "127.0.0.1";            // address to listen on
+  int port = 8000;                           // 0 = any free port (printed on start)
+  std::string data_dir;                      // per-session folders; "" = DataDir()
+  std::string model_dir;                     // default PocketSphinx model folder
+  std::vector<std::string> allowed_origins;  // browser origins allowed on the WebSockets
+  std::string token_file;                    // file holding the bearer token; "" = no token
+  std::string log_format = "text";           // text|json
+  bool log_transcripts = false;              // log finals' text (never logged otherwise)
+  size_t max_body_bytes = 64 * 1024;         // larger request bodies get 413
+};
+
+// Registers the subcommand on `app`; `options` receives the parsed values and must outlive `app`.
+CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options);
+
+// Serves until SIGINT or SIGTERM, then shuts down gracefully (sessions flushed, sockets closed
+// with 1001) and returns 0. Prints the server's URL as the first line of stdout once listening.
+// Start-up failures are one line on stderr and an exit code (see cli/app.h): 2 for bad options,
+// 4 for an unusable model, 1 when the address cannot be bound.
+int RunServe(const ServeOptions& options);
+
+}  // namespace lx::cli

@@ -1,0 +1,345 @@
+// `loquilex serve` end to end: the real binary over loopback, driven by HTTP and WebSocket.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "support/run_command.h"
+#include "support/ws_client.h"
+
+namespace lx {
+namespace {
+
+namespace fs = std::filesystem;
+using ::lx::testing::Binary;
+using ::lx::testing::HttpReply;
+using ::lx::testing::ReadFile;
+using ::lx::testing::RunCommand;
+using ::lx::testing::SendHttp;
+using ::lx::testing::WsClient;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using Json = nlohmann::json;
+
+const std::string kClip =
+    "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav";
+constexpr char kClipText[] = "he was not an illness those young man";
+constexpr char kHost[] = "127.0.0.1";
+constexpr int kCaptionTimeoutMs = 30000;
+
+// A `loquilex serve --port 0` child process; its stderr goes to <dir>/server.log.
+class ServerProcess {
+ public:
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+
+  // Starts the server and reads the URL it prints first. False when it did not come up.
+  bool Start(const fs::path& dir, const std::vector<std::string>& extra_args) {
+    std::vector<std::string> args = {Binary(), "serve",      "--port",
+                                     "0",      "--data-dir", (dir / "data").string()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) return false;
+    const std::string log = (dir / "server.log").string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(pipe_fds[1], STDOUT_FILENO);
+      const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (err >= 0) ::dup2(err, STDERR_FILENO);
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(pipe_fds[1]);
+    out_ = pipe_fds[0];
+    const std::string line = ReadLine(20000);
+    const std::string prefix = std::string("http://") + kHost + ":";
+    if (line.rfind(prefix, 0) != 0) return false;
+    port_ = static_cast<uint16_t>(std::stoi(line.substr(prefix.size())));
+    return true;
+  }
+
+  // Sends `signal` and waits up to timeout_ms for the exit; the exit code, or -1 on timeout.
+  int Signal(int signal, int timeout_ms) {
+    ::kill(pid_, signal);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+  uint16_t port() const { return port_; }
+
+ private:
+  std::string ReadLine(int timeout_ms) {
+    std::string line;
+    pollfd fd{out_, POLLIN, 0};
+    char c = 0;
+    while (::poll(&fd, 1, timeout_ms) > 0 && ::read(out_, &c, 1) == 1) {
+      if (c == '\n') return line;
+      line += c;
+    }
+    return line;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  uint16_t port_ = 0;
+};
+
+class ServeCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lx_serve_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "server log:\n" << ReadFile(dir_ / "server.log");
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void StartServer(const std::vector<std::string>& extra_args = {}) {
+    server_ = std::make_unique<ServerProcess>();
+    ASSERT_TRUE(server_->Start(dir_, extra_args)) << ReadFile(dir_ / "server.log");
+  }
+
+  HttpReply Http(const std::string& method, const std::string& target, const std::string& body = "",
+                 const std::map<std::string, std::string>& headers = {}) {
+    return SendHttp(kHost, server_->port(), method, target, body, headers);
+  }
+
+  // Creates a session from `source` (JSON) and returns its id.
+  std::string CreateSession(const Json& source) {
+    const HttpReply reply = Http("POST", "/sessions", Json{{"source", source}}.dump());
+    EXPECT_EQ(reply.status, 201) << reply.body << reply.error;
+    if (reply.status != 201) return "";
+    return Json::parse(reply.body).at("session_id").get<std::string>();
+  }
+
+  bool Connect(WsClient& client, const std::string& target,
+               const std::map<std::string, std::string>& headers = {}) {
+    return client.Connect(kHost, server_->port(), target, headers);
+  }
+
+  // The session's status once it has left "starting" (its worker starts asynchronously).
+  std::string StatusOf(const std::string& sid) {
+    std::string status;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const HttpReply reply = Http("GET", "/sessions/" + sid);
+      if (reply.status != 200) return "http " + std::to_string(reply.status);
+      status = Json::parse(reply.body)["status"].get<std::string>();
+      if (status != "starting") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return status;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+// Reads envelopes until an asr.final with text arrives; all of them, in order.
+std::vector<Json> ReadUntilFinal(WsClient& client) {
+  std::vector<Json> envelopes;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kCaptionTimeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto message = client.Read(kCaptionTimeoutMs);
+    if (!message) break;
+    envelopes.push_back(Json::parse(*message));
+    const Json& last = envelopes.back();
+    if (last["t"] == "asr.final" && !last["data"]["text"].get<std::string>().empty()) break;
+  }
+  return envelopes;
+}
+
+std::vector<Json> OfType(const std::vector<Json>& envelopes, const std::string& type) {
+  std::vector<Json> out;
+  for (const auto& e : envelopes) {
+    if (e["t"] == type) out.push_back(e);
+  }
+  return out;
+}
+
+void ExpectCaptionStream(const std::vector<Json>& envelopes) {
+  ASSERT_FALSE(envelopes.empty());
+  EXPECT_EQ(envelopes.front()["t"], "session.welcome");
+  EXPECT_EQ(envelopes.front()["v"], 1);
+  uint64_t last_seq = envelopes.front()["seq"].get<uint64_t>();
+  for (size_t i = 1; i < envelopes.size(); ++i) {
+    const uint64_t seq = envelopes[i]["seq"].get<uint64_t>();
+    EXPECT_GT(seq, last_seq) << envelopes[i].dump();
+    last_seq = seq;
+  }
+  EXPECT_FALSE(OfType(envelopes, "asr.partial").empty());
+  const auto finals = OfType(envelopes, "asr.final");
+  ASSERT_FALSE(finals.empty());
+  EXPECT_THAT(finals.back()["data"]["text"].get<std::string>(), HasSubstr("young man"));
+}
+
+// The clip as 16 kHz mono s16le PCM.
+std::vector<unsigned char> ClipPcm() {
+  const auto result = RunCommand("ffmpeg -v error -i " + kClip + " -f s16le -ac 1 -ar 16000 -");
+  return {result.out.begin(), result.out.end()};
+}
+
+TEST_F(ServeCliTest, FileSessionStreamsWelcomeThenCaptionsAndExportsVtt) {
+  StartServer();
+  const std::string sid = CreateSession({{"type", "file"}, {"path", kClip}, {"speed", 2}});
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid)) << viewer.refusal_status();
+  const auto envelopes = ReadUntilFinal(viewer);
+  ExpectCaptionStream(envelopes);
+  EXPECT_EQ(OfType(envelopes, "asr.final").back()["data"]["text"], kClipText);
+
+  const HttpReply vtt = Http("GET", "/sessions/" + sid + "/export?format=vtt");
+  ASSERT_EQ(vtt.status, 200) << vtt.body;
+  EXPECT_THAT(vtt.body, StartsWith("WEBVTT"));
+  std::ofstream(dir_ / "x.vtt") << vtt.body;
+  const auto srt = RunCommand("ffmpeg -v error -i " + (dir_ / "x.vtt").string() + " -f srt -");
+  EXPECT_EQ(srt.exit_code, 0) << srt.err;
+  EXPECT_THAT(srt.out, HasSubstr("young man"));
+}
+
+TEST_F(ServeCliTest, PushedPcmGivesTheSameFinalAsTheFile) {
+  StartServer();
+  const std::string sid =
+      CreateSession({{"type", "push"}, {"sample_rate", 16000}, {"format", "s16le"}});
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio")) << producer.refusal_status();
+
+  std::vector<unsigned char> pcm = ClipPcm();
+  ASSERT_GT(pcm.size(), 90000u);
+  pcm.resize(pcm.size() + 2 * 16000 * 2, 0);  // two seconds of silence end the segment
+  constexpr size_t kFrameBytes = 3200;        // 100 ms
+  for (size_t at = 0; at < pcm.size(); at += kFrameBytes) {
+    const size_t n = std::min(kFrameBytes, pcm.size() - at);
+    ASSERT_TRUE(producer.WriteBinary(std::span(pcm.data() + at, n)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto envelopes = ReadUntilFinal(viewer);
+  ExpectCaptionStream(envelopes);
+  EXPECT_EQ(OfType(envelopes, "asr.final").back()["data"]["text"], kClipText);
+
+  WsClient second;
+  EXPECT_FALSE(Connect(second, "/sessions/" + sid + "/audio"));
+  EXPECT_EQ(second.refusal_status(), 409);
+}
+
+TEST_F(ServeCliTest, OddLengthAudioFrameClosesWith1003AndTheSessionRuns) {
+  StartServer();
+  const std::string sid =
+      CreateSession({{"type", "push"}, {"sample_rate", 16000}, {"format", "s16le"}});
+  ASSERT_FALSE(sid.empty());
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio"));
+  const std::vector<unsigned char> odd(3, 0);
+  ASSERT_TRUE(producer.WriteBinary(odd));
+  EXPECT_FALSE(producer.Read());
+  EXPECT_TRUE(producer.closed());
+  EXPECT_EQ(producer.close_code(), 1003) << producer.close_reason();
+
+  EXPECT_EQ(StatusOf(sid), "running");
+  // The producer's place is free again.
+  WsClient next;
+  EXPECT_TRUE(Connect(next, "/sessions/" + sid + "/audio")) << next.refusal_status();
+  ASSERT_TRUE(next.WriteText("hello"));
+  EXPECT_FALSE(next.Read());
+  EXPECT_EQ(next.close_code(), 1003);
+}
+
+TEST_F(ServeCliTest, SigtermClosesWebSocketsWith1001AndExitsZero) {
+  StartServer();
+  const std::string sid =
+      CreateSession({{"type", "push"}, {"sample_rate", 16000}, {"format", "s16le"}});
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  const auto welcome = viewer.Read();
+  ASSERT_TRUE(welcome);
+  EXPECT_EQ(Json::parse(*welcome)["t"], "session.welcome");
+
+  const auto started = std::chrono::steady_clock::now();
+  // Reads what the shutdown still sends (the session's last status events) until the close.
+  std::thread reader([&] {
+    while (viewer.Read(6000)) {
+    }
+  });
+  const int exit_code = server_->Signal(SIGTERM, 5000);
+  reader.join();
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_TRUE(viewer.closed());
+  EXPECT_EQ(viewer.close_code(), 1001);
+  EXPECT_EQ(viewer.close_reason(), "server shutting down");
+}
+
+TEST_F(ServeCliTest, ErrorsAreJsonWithADetail) {
+  StartServer({"--max-body-bytes", "1024"});
+  const HttpReply unknown = Http("GET", "/no/such/route");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_TRUE(Json::parse(unknown.body).contains("detail")) << unknown.body;
+  EXPECT_THAT(unknown.headers.at("content-type"), StartsWith("application/json"));
+
+  const HttpReply bad_json = Http("POST", "/sessions", "{not json");
+  EXPECT_EQ(bad_json.status, 400) << bad_json.body;
+  EXPECT_TRUE(Json::parse(bad_json.body).contains("detail"));
+
+  const HttpReply too_big = Http("POST", "/sessions", std::string(4096, ' '));
+  EXPECT_EQ(too_big.status, 413) << too_big.error;
+  EXPECT_EQ(Json::parse(too_big.body)["detail"], "request body over 1024 bytes");
+
+  const std::string sid =
+      CreateSession({{"type", "push"}, {"sample_rate", 16000}, {"format", "s16le"}});
+  WsClient foreign;
+  EXPECT_FALSE(Connect(foreign, "/ws/" + sid, {{"Origin", "http://evil.example"}}));
+  EXPECT_EQ(foreign.refusal_status(), 403);
+  WsClient nowhere;
+  EXPECT_FALSE(Connect(nowhere, "/ws/nosuchsession"));
+  EXPECT_EQ(nowhere.refusal_status(), 404);
+}
+
+TEST_F(ServeCliTest, TokenIsRequiredWhenConfigured) {
+  std::ofstream(dir_ / "token") << "s3cret\n";
+  StartServer({"--token-file", (dir_ / "token").string()});
+  EXPECT_EQ(Http("GET", "/sessions").status, 401);
+  EXPECT_EQ(Http("GET", "/sessions", "", {{"Authorization", "Bearer wrong"}}).status, 401);
+  EXPECT_EQ(Http("GET", "/sessions", "", {{"Authorization", "Bearer s3cret"}}).status, 200);
+  WsClient viewer;
+  EXPECT_FALSE(Connect(viewer, "/ws/any"));
+  EXPECT_EQ(viewer.refusal_status(), 401);
+}
+
+}  // namespace
+}  // namespace lx
