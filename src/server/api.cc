@@ -151,6 +151,15 @@ Json SnapshotJson(const SessionInfo& info, const HubSummary& summary) {
   return snapshot;
 }
 
+Json DeliveryJson(const DeliveryStats& delivery, const HubSummary& summary) {
+  return Json{{"clients", delivery.viewers},
+              {"last_seq", summary.last_seq},
+              {"queued_frames", delivery.queued_frames},
+              {"max_queued_frames", delivery.max_queued_frames},
+              {"sent_frames", delivery.sent_frames},
+              {"dropped_frames", delivery.dropped_frames}};
+}
+
 std::string_view ContentTypeOf(store::CaptionFormat format) {
   switch (format) {
     case store::CaptionFormat::kVtt:
@@ -384,7 +393,7 @@ HttpResponse Api::SessionMetrics(const session::Session& session) const {
             {"audio_seconds", info.audio_seconds},
             {"real_time_factor", info.metrics.RealTimeFactor()},
             {"asr", events::StreamMetricsToJson(info.metrics)},
-            {"delivery", {{"clients", summary.viewers}, {"last_seq", summary.last_seq}}}};
+            {"delivery", DeliveryJson(hub ? hub->Delivery() : DeliveryStats{}, summary)}};
   return JsonResponse(200, json);
 }
 
@@ -401,6 +410,9 @@ HttpResponse Api::ServerMetrics() const {
   text.Family("loquilex_session_finals", "counter", "Finals emitted per session.");
   text.Family("loquilex_session_real_time_factor", "gauge", "Processing time / audio time.");
   text.Family("loquilex_session_clients", "gauge", "WebSocket viewers per session.");
+  text.Family("loquilex_session_queued_frames", "gauge", "Frames waiting in viewers' queues.");
+  text.Family("loquilex_session_dropped_frames", "counter",
+              "Frames the viewers' overflow policy dropped (partials, vu).");
   for (const auto& s : sessions) {
     const SessionInfo info = s->Info();
     const std::string label = "session=\"" + info.id + "\"";
@@ -408,8 +420,12 @@ HttpResponse Api::ServerMetrics() const {
     text.Sample("loquilex_session_audio_seconds", label, info.audio_seconds);
     text.Sample("loquilex_session_finals", label, static_cast<double>(info.metrics.finals));
     text.Sample("loquilex_session_real_time_factor", label, info.metrics.RealTimeFactor());
-    text.Sample("loquilex_session_clients", label,
-                hub ? static_cast<double>(hub->Summary().viewers) : 0.0);
+    const DeliveryStats delivery = hub ? hub->Delivery() : DeliveryStats{};
+    text.Sample("loquilex_session_clients", label, static_cast<double>(delivery.viewers));
+    text.Sample("loquilex_session_queued_frames", label,
+                static_cast<double>(delivery.queued_frames));
+    text.Sample("loquilex_session_dropped_frames", label,
+                static_cast<double>(delivery.dropped_frames));
   }
   return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text.str(), {}};
 }

@@ -21,14 +21,15 @@ void Hub::Attach(std::weak_ptr<Viewer> viewer, WelcomeBuilder welcome) {
     auto held = viewer.lock();
     if (held == nullptr) return;
     if (welcome) held->Deliver(std::make_shared<const std::string>(welcome(self->Summary())));
-    self->viewers_.push_back(viewer);
     const std::lock_guard lock(self->summary_mutex_);
+    self->viewers_.push_back(viewer);
     self->summary_.viewers = self->viewers_.size();
   });
 }
 
 void Hub::Detach(const Viewer* viewer) {
   boost::asio::post(strand_, [self = shared_from_this(), viewer] {
+    const std::lock_guard lock(self->summary_mutex_);
     auto& viewers = self->viewers_;
     viewers.erase(std::remove_if(viewers.begin(), viewers.end(),
                                  [viewer](const std::weak_ptr<Viewer>& v) {
@@ -36,7 +37,6 @@ void Hub::Detach(const Viewer* viewer) {
                                    return held == nullptr || held.get() == viewer;
                                  }),
                   viewers.end());
-    const std::lock_guard lock(self->summary_mutex_);
     self->summary_.viewers = viewers.size();
   });
 }
@@ -46,21 +46,37 @@ HubSummary Hub::Summary() const {
   return summary_;
 }
 
+DeliveryStats Hub::Delivery() const {
+  const std::lock_guard lock(summary_mutex_);
+  DeliveryStats total;
+  for (const auto& weak : viewers_) {
+    const auto viewer = weak.lock();
+    if (viewer == nullptr) continue;
+    const ViewerStats stats = viewer->Stats();
+    ++total.viewers;
+    total.queued_frames += stats.queued_frames;
+    total.max_queued_frames = std::max(total.max_queued_frames, stats.queued_frames);
+    total.sent_frames += stats.sent_frames;
+    total.dropped_frames += stats.dropped_frames;
+  }
+  return total;
+}
+
 void Hub::Deliver(const events::Event& event) {
   const uint64_t seq = next_seq_++;
-  Remember(event, seq);
   const auto frame =
       std::make_shared<const std::string>(events::EncodeEnvelope(session_id_, seq, event));
+  const std::lock_guard lock(summary_mutex_);
+  Remember(event, seq);
   for (const auto& weak : viewers_) {
-    if (auto viewer = weak.lock()) viewer->Deliver(frame);
+    if (auto viewer = weak.lock()) viewer->Deliver(frame);  // only posts: cheap under the lock
   }
   std::erase_if(viewers_, [](const std::weak_ptr<Viewer>& v) { return v.expired(); });
+  summary_.viewers = viewers_.size();
 }
 
 void Hub::Remember(const events::Event& event, uint64_t seq) {
-  const std::lock_guard lock(summary_mutex_);
   summary_.last_seq = seq;
-  summary_.viewers = viewers_.size();
   if (const auto* partial = std::get_if<asr::Partial>(&event.payload)) {
     summary_.live_partial = *partial;
   } else if (const auto* final_caption = std::get_if<asr::Final>(&event.payload)) {

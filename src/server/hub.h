@@ -23,12 +23,30 @@
 
 namespace lx::server {
 
+// How a viewer's deliveries went.
+struct ViewerStats {
+  size_t queued_frames = 0;     // waiting to be sent now
+  uint64_t sent_frames = 0;     // written to the socket
+  uint64_t dropped_frames = 0;  // superseded partials, skipped vu, a slow client's discarded rest
+};
+
 // A viewer's connection as the hub sees it.
 class Viewer {
  public:
   virtual ~Viewer() = default;
   // Queues one encoded envelope for sending. Called on the hub's strand; must not block.
   virtual void Deliver(std::shared_ptr<const std::string> frame) = 0;
+  // The viewer's delivery figures; callable from any thread.
+  virtual ViewerStats Stats() const = 0;
+};
+
+// The delivery figures of all of a session's viewers.
+struct DeliveryStats {
+  size_t viewers = 0;
+  size_t queued_frames = 0;      // summed over viewers
+  size_t max_queued_frames = 0;  // the longest queue
+  uint64_t sent_frames = 0;
+  uint64_t dropped_frames = 0;
 };
 
 // What the hub knows of its session's captions, for snapshots.
@@ -59,20 +77,22 @@ class Hub final : public session::EventSink, public std::enable_shared_from_this
   void Detach(const Viewer* viewer);
   // A copy of the summary as of the last delivered event.
   HubSummary Summary() const;
+  // The current viewers' delivery figures. Thread-safe.
+  DeliveryStats Delivery() const;
 
  private:
   Hub(boost::asio::io_context& io, std::string session_id)
       : strand_(boost::asio::make_strand(io)), session_id_(std::move(session_id)) {}
-  void Deliver(const events::Event& event);  // on the strand
-  void Remember(const events::Event& event, uint64_t seq);
+  void Deliver(const events::Event& event);                 // on the strand
+  void Remember(const events::Event& event, uint64_t seq);  // with summary_mutex_ held
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   const std::string session_id_;
-  std::vector<std::weak_ptr<Viewer>> viewers_;  // strand only
-  uint64_t next_seq_ = 1;                       // strand only
+  uint64_t next_seq_ = 1;  // strand only
 
   mutable std::mutex summary_mutex_;
-  HubSummary summary_;  // guarded by summary_mutex_
+  HubSummary summary_;                          // guarded by summary_mutex_
+  std::vector<std::weak_ptr<Viewer>> viewers_;  // guarded by summary_mutex_
 };
 
 // The hubs of all sessions, made on one io_context. Thread-safe.

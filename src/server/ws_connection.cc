@@ -9,6 +9,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <deque>
@@ -75,6 +76,7 @@ std::string HeartbeatFrame(const std::string& session_id, uint64_t last_seq) {
 class NullViewer final : public Viewer {
  public:
   void Deliver(std::shared_ptr<const std::string> /*frame*/) override {}
+  ViewerStats Stats() const override { return {}; }
 };
 
 // /ws/{sid}: one object per socket; everything but Deliver and CloseForShutdown runs on the
@@ -102,6 +104,14 @@ class EventsConnection final : public Viewer,
   void Deliver(std::shared_ptr<const std::string> frame) override {
     net::post(ws_.get_executor(),
               [self = shared_from_this(), frame = std::move(frame)] { self->Enqueue(frame); });
+  }
+
+  ViewerStats Stats() const override {
+    const uint64_t offered = offered_frames_.load();
+    const uint64_t sent = sent_frames_.load();
+    const size_t queued = queued_frames_.load();
+    // Every frame offered was sent, is queued, or was dropped by the overflow policy or a close.
+    return {queued, sent, offered - std::min<uint64_t>(offered, sent + queued)};
   }
 
   // Runs the close on the hub's strand first, so that it follows every event the hub has
@@ -161,6 +171,12 @@ class EventsConnection final : public Viewer,
   }
 
   void Enqueue(const std::shared_ptr<const std::string>& frame) {
+    ++offered_frames_;
+    EnqueueOffered(frame);
+    queued_frames_ = queue_.size();
+  }
+
+  void EnqueueOffered(const std::shared_ptr<const std::string>& frame) {
     if (closing_ || finished_) return;
     const FrameKind kind = ClassifyFrame(*frame);
     if (queue_.size() >= context_.send_queue_limit_frames) {
@@ -214,6 +230,8 @@ class EventsConnection final : public Viewer,
     writing_ = false;
     if (ec) return OnClosed(ec);
     queue_.pop_front();
+    ++sent_frames_;
+    queued_frames_ = queue_.size();
     if (!queue_.empty()) return DoWrite();
     if (pending_close_) DoClose();
   }
@@ -255,6 +273,10 @@ class EventsConnection final : public Viewer,
   const std::shared_ptr<Hub> hub_;
   const WsContext& context_;
   std::deque<Outgoing> queue_;  // front is in flight while writing_
+  // Delivery figures, written on the strand, read by Stats() from any thread.
+  std::atomic<uint64_t> offered_frames_{0};
+  std::atomic<uint64_t> sent_frames_{0};
+  std::atomic<size_t> queued_frames_{0};
   bool writing_ = false;
   bool closing_ = false;   // a close is queued or sent: nothing more is queued
   bool finished_ = false;  // the socket is gone

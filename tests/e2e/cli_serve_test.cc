@@ -220,6 +220,14 @@ TEST_F(ServeCliTest, FileSessionStreamsWelcomeThenCaptionsAndExportsVtt) {
   ExpectCaptionStream(envelopes);
   EXPECT_EQ(OfType(envelopes, "asr.final").back()["data"]["text"], kClipText);
 
+  const HttpReply metrics = Http("GET", "/sessions/" + sid + "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.body;
+  const auto delivery = nlohmann::json::parse(metrics.body)["delivery"];
+  EXPECT_EQ(delivery["clients"], 1);
+  EXPECT_GE(delivery["sent_frames"].get<int>(), static_cast<int>(envelopes.size()) - 1)
+      << "all but the welcome went through the connection's queue";
+  EXPECT_EQ(delivery["dropped_frames"], 0) << "a reading client loses nothing";
+
   const HttpReply vtt = Http("GET", "/sessions/" + sid + "/export?format=vtt");
   ASSERT_EQ(vtt.status, 200) << vtt.body;
   EXPECT_THAT(vtt.body, StartsWith("WEBVTT"));

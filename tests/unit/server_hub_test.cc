@@ -20,6 +20,7 @@ class RecordingViewer final : public Viewer {
     const std::lock_guard lock(mutex);
     frames.push_back(std::move(frame));
   }
+  ViewerStats Stats() const override { return {3, 2, 1}; }
   std::vector<nlohmann::json> Parsed() {
     const std::lock_guard lock(mutex);
     std::vector<nlohmann::json> out;
@@ -164,6 +165,11 @@ TEST(ServerHubTest, ClosedOrDetachedViewersGetNothingMore) {
   EXPECT_EQ(gone_frames, 1u);
   EXPECT_TRUE(watch.expired());
   EXPECT_EQ(hub->Summary().viewers, 1u);
+  const DeliveryStats delivery = hub->Delivery();
+  EXPECT_EQ(delivery.viewers, 1u);
+  EXPECT_EQ(delivery.queued_frames, 3u);
+  EXPECT_EQ(delivery.sent_frames, 2u);
+  EXPECT_EQ(delivery.dropped_frames, 1u);
 }
 
 }  // namespace
