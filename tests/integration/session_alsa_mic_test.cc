@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -30,7 +31,8 @@ const fs::path kClip =
 class AlsaMicEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / "lx_session_alsa";
+    // ctest runs each test in its own process, possibly at the same time: one folder each.
+    dir_ = fs::temp_directory_path() / ("lx_session_alsa_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     std::ifstream wav(kClip, std::ios::binary);
     const std::string bytes{std::istreambuf_iterator<char>(wav), {}};
@@ -81,9 +83,11 @@ class SessionAlsaMicTest : public ::testing::Test {
   SessionAlsaMicTest()
       : sink_(std::make_shared<FinalsSink>()),
         manager_(
-            SessionManagerOptions{(fs::temp_directory_path() / "lx_mic_data").string(),
-                                  asr::kDefaultPocketSphinxModelDir,
-                                  {}},
+            SessionManagerOptions{
+                (fs::temp_directory_path() / ("lx_mic_data_" + std::to_string(::getpid())))
+                    .string(),
+                asr::kDefaultPocketSphinxModelDir,
+                {}},
             capture_, [](const std::string& dir) { return asr::LoadPocketSphinxModel(dir); },
             [this](const std::string&) { return sink_; }, SteadyClock::Instance()) {}
 
