@@ -20,9 +20,6 @@ namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-// Audio the file pacer may fall behind by before it re-anchors (after a pause or a slow step),
-// so that catching up never delivers a burst.
-constexpr std::chrono::milliseconds kMaxPacingLag{200};
 // Audio a push queue holds at most.
 constexpr size_t kPushQueueLimitSamples = 10 * audio::kSampleRate;
 
@@ -45,24 +42,24 @@ class FileInput final : public AudioInput {
   }
   bool ended() const override { return ended_.load(); }
   void Close() override { ended_ = true; }
+  void Resumed() override { anchored_ = false; }
 
  private:
-  // When the audio after the next max_samples is due; re-anchors a schedule that fell behind.
+  // The playing time of `samples` at the source's speed.
+  SteadyTime::duration PlayTime(size_t samples) const {
+    const double seconds = static_cast<double>(samples) / audio::kSampleRate / source_.speed;
+    return std::chrono::duration_cast<SteadyTime::duration>(std::chrono::duration<double>(seconds));
+  }
+
+  // When the audio after the next max_samples is due. A reader that fell behind (a slow final
+  // pass) catches up, as a live source's buffered audio would let it; only a pause (Resumed)
+  // restarts the schedule.
   SteadyTime Due(size_t max_samples) {
-    const auto now = std::chrono::steady_clock::now();
     if (!anchored_) {
-      anchor_ = now;
+      anchor_ = std::chrono::steady_clock::now() - PlayTime(delivered_samples_);
       anchored_ = true;
     }
-    auto at = [&](size_t samples) {
-      const double seconds = static_cast<double>(samples) / audio::kSampleRate / source_.speed;
-      return anchor_ + std::chrono::duration_cast<SteadyTime::duration>(
-                           std::chrono::duration<double>(seconds));
-    };
-    if (now - at(delivered_samples_) > kMaxPacingLag) {
-      anchor_ += now - at(delivered_samples_);
-    }
-    return at(delivered_samples_ + max_samples);
+    return anchor_ + PlayTime(delivered_samples_ + max_samples);
   }
 
   // Sleeps until the next chunk is due; false when that is more than timeout_ms away (having
@@ -92,7 +89,7 @@ class FileInput final : public AudioInput {
   const SourceConfig source_;
   std::unique_ptr<audio::AudioSource> file_;
   std::atomic<bool> ended_{false};
-  size_t delivered_samples_ = 0;  // since the pacing anchor's origin
+  size_t delivered_samples_ = 0;  // since the session began
   size_t samples_this_pass_ = 0;  // since the file was last opened
   bool anchored_ = false;
   SteadyTime anchor_;  // when sample 0 was (virtually) due

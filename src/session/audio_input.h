@@ -25,6 +25,9 @@ class AudioInput {
   virtual bool ended() const = 0;
   // Wakes a Read that is waiting and makes later ones return ended() (stop requested).
   virtual void Close() = 0;
+  // The reader is back after a pause: a paced input restarts its schedule from now instead of
+  // delivering the paused time's audio in a burst. Worker thread only.
+  virtual void Resumed() {}
 };
 
 // Pushed PCM frames (the WebSocket at /sessions/{sid}/audio). Push is called by the network

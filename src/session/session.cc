@@ -172,6 +172,7 @@ Status Session::RunLoop() {
         SetState(SessionState::kPaused);
         continue;
       case Request::kResume:
+        input_->Resumed();
         SetState(SessionState::kRunning);
         continue;
       case Request::kFinalize:

@@ -101,13 +101,24 @@ TEST_F(SessionInputTest, AFileIsPacedAtItsSpeed) {
   EXPECT_GE(SecondsSince(start), 0.2);
 }
 
-TEST_F(SessionInputTest, PacingResumesWithoutABurstAfterAStall) {
+TEST_F(SessionInputTest, PacingResumesWithoutABurstAfterAPause) {
   auto input = Open(File(32000, 1.0));
   ReadSamples(*input, 3200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // as a pause would
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // paused
+  input->Resumed();
   const auto start = Clock::now();
   ReadSamples(*input, 4800);  // 300 ms of audio
   EXPECT_GE(SecondsSince(start), 0.2);
+}
+
+// A reader slowed down by a final pass must not fall further behind real time with each one.
+TEST_F(SessionInputTest, ASlowReaderCatchesUpInsteadOfFallingBehind) {
+  auto input = Open(File(32000, 1.0));
+  ReadSamples(*input, 3200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // busy, not paused
+  const auto start = Clock::now();
+  ReadSamples(*input, 4800);  // 300 ms of audio, all due already
+  EXPECT_LT(SecondsSince(start), 0.15);
 }
 
 TEST_F(SessionInputTest, ALoopingFileStartsAgainAtItsEnd) {
