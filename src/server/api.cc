@@ -20,7 +20,6 @@ using events::Json;
 using session::SessionInfo;
 
 constexpr char kInternalError[] = "internal error";
-constexpr size_t kMaxAudioFrameBytes = 1 << 20;
 
 HttpResponse JsonResponse(int status, const Json& body) {
   return HttpResponse{
@@ -274,9 +273,6 @@ std::string Api::Welcome(const std::string& session_id, const HubSummary& summar
 Status Api::PushAudio(const std::string& session_id, std::span<const unsigned char> frame) const {
   const auto session = sessions_.Get(session_id);
   if (session == nullptr) return Status::NotFound("no session " + session_id);
-  if (frame.size() > kMaxAudioFrameBytes) {
-    return Status::InvalidArgument("audio frame over 1 MiB");
-  }
   if (session->Info().config.source.type != session::SourceConfig::Type::kPush) {
     return Status::InvalidArgument("this session does not take pushed audio");
   }

@@ -2,6 +2,7 @@
 // (and compile fast); server/http_server.cc converts to and from Beast.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
@@ -10,6 +11,9 @@
 #include <string_view>
 
 namespace lx::server {
+
+// Largest pushed audio frame; the transport closes a larger one with 1009.
+inline constexpr size_t kMaxAudioFrameBytes = 1 << 20;
 
 struct HttpRequest {
   std::string method;                          // "GET", "POST", ...

@@ -30,7 +30,6 @@ namespace net = boost::asio;
 namespace websocket = beast::websocket;
 using WsStream = websocket::stream<beast::tcp_stream>;
 
-constexpr size_t kMaxAudioFrameBytes = 1024 * 1024;   // larger pushed frames: close 1009
 constexpr size_t kMaxViewerMessageBytes = 64 * 1024;  // viewers have nothing big to say
 constexpr size_t kMaxCloseReasonBytes = 123;          // RFC 6455: 125 bytes less the code
 constexpr int kMinIdleTimeoutMs = 10000;
