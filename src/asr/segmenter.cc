@@ -30,12 +30,10 @@ std::string JoinWords(const std::vector<std::string>& words) {
   return out;
 }
 
-// Number of leading words two hypotheses share, counting from `from`.
-size_t AgreedPrefix(const std::vector<std::string>& a, const std::vector<std::string>& b,
-                    size_t from) {
-  size_t n = from;
-  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-  return n;
+// Number of leading words two hypotheses share.
+size_t CommonPrefix(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first -
+                             a.begin());
 }
 
 }  // namespace
@@ -49,6 +47,9 @@ Status SegmenterConfig::Validate() const {
   }
   if (!(max_segment_s >= 1 && max_segment_s <= 600)) {
     return Status::InvalidArgument("max_segment_s must be between 1 and 600");
+  }
+  if (stable_after_ms < 0 || stable_after_ms > 10000) {
+    return Status::InvalidArgument("stable_after_ms must be between 0 and 10000");
   }
   return Status::Ok();
 }
@@ -127,12 +128,9 @@ Status Segmenter::AfterBlock() {
 
 void Segmenter::MaybeEmitPartial() {
   std::vector<std::string> words = SplitWords(engine_->Hypothesis());
-  // LocalAgreement-2: words beyond the committed ones that two consecutive hypotheses agree on
-  // become committed; committed words stay in every later partial of the segment.
-  const size_t agreed = AgreedPrefix(previous_, words, committed_.size());
-  for (size_t i = committed_.size(); i < agreed; ++i) committed_.push_back(words[i]);
-  previous_ = words;
+  CommitAgreedWords(words);
 
+  // Committed words stay in every later partial of the segment, whatever the engine says now.
   std::vector<std::string> shown = committed_;
   for (size_t i = committed_.size(); i < words.size(); ++i) shown.push_back(words[i]);
   std::string text = JoinWords(shown);
@@ -144,6 +142,22 @@ void Segmenter::MaybeEmitPartial() {
   ++metrics_.partials;
   metrics_.partial_latency.Add(SecondsSince(ArrivalNs(partial.t_audio_end_s)));
   sink_->OnPartial(partial);
+}
+
+void Segmenter::CommitAgreedWords(std::vector<std::string> words) {
+  const int64_t window_start =
+      samples_decoded_ - int64_t{config_.stable_after_ms} * kSamplesPerSecond / 1000;
+  recent_.push_back({samples_decoded_, std::move(words)});
+  while (recent_.size() >= 2 && recent_[1].end_sample <= window_start) recent_.pop_front();
+  if (recent_.front().end_sample > window_start) return;  // not yet a whole window of them
+  const std::vector<std::string>& newest = recent_.back().words;
+  size_t agreed = newest.size();
+  for (const HypothesisAt& hypothesis : recent_) {
+    agreed = std::min(agreed, CommonPrefix(hypothesis.words, newest));
+  }
+  // Words after committed ones the engine now doubts would not be stable: wait for agreement.
+  if (agreed <= committed_.size() || CommonPrefix(committed_, newest) < committed_.size()) return;
+  committed_.assign(newest.begin(), newest.begin() + static_cast<std::ptrdiff_t>(agreed));
 }
 
 Status Segmenter::EndSegment(EouReason reason) {
@@ -187,7 +201,7 @@ void Segmenter::ResetSegment() {
   in_segment_ = false;
   segment_id_ = 0;
   committed_.clear();
-  previous_.clear();
+  recent_.clear();
   last_partial_text_.clear();
 }
 

@@ -190,6 +190,9 @@ CLI::App* AddTranscribeCommand(CLI::App& app, TranscribeOptions& options) {
   cmd->add_option("--partial-interval-ms", options.segmenter.partial_interval_ms,
                   "Audio between two partial hypotheses, in ms")
       ->capture_default_str();
+  cmd->add_option("--stable-after-ms", options.segmenter.stable_after_ms,
+                  "Audio over which a partial's words must hold to be marked stable, in ms")
+      ->capture_default_str();
   auto* quiet = cmd->add_flag("-q,--quiet", options.quiet, "No progress display");
   cmd->add_flag("--progress", options.progress, "Show progress even when stderr is not a terminal")
       ->excludes(quiet);

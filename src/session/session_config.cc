@@ -138,8 +138,8 @@ Status FirstError(std::initializer_list<Status> statuses) {
 constexpr std::array<std::string_view, 2> kMicFields = {"type", "device"};
 constexpr std::array<std::string_view, 4> kFileFields = {"type", "path", "speed", "loop"};
 constexpr std::array<std::string_view, 3> kPushFields = {"type", "sample_rate", "format"};
-constexpr std::array<std::string_view, 4> kAsrFields = {"model_dir", "partial_interval_ms",
-                                                        "silence_ms", "max_segment_s"};
+constexpr std::array<std::string_view, 5> kAsrFields = {
+    "model_dir", "partial_interval_ms", "silence_ms", "max_segment_s", "stable_after_ms"};
 constexpr std::array<std::string_view, 4> kTopFields = {"name", "source", "asr", "save_audio"};
 
 // The fields a source of each type takes.
@@ -180,6 +180,7 @@ Status AsrFromJson(const Json& object, SessionConfig* config) {
       ReadInt(object, "asr", "partial_interval_ms", &config->asr.partial_interval_ms),
       ReadInt(object, "asr", "silence_ms", &config->asr.silence_ms),
       ReadNumber(object, "asr", "max_segment_s", &config->asr.max_segment_s),
+      ReadInt(object, "asr", "stable_after_ms", &config->asr.stable_after_ms),
   });
 }
 
@@ -251,7 +252,8 @@ events::Json SessionConfigToJson(const SessionConfig& config) {
                {{"model_dir", config.model_dir},
                 {"partial_interval_ms", config.asr.partial_interval_ms},
                 {"silence_ms", config.asr.silence_ms},
-                {"max_segment_s", config.asr.max_segment_s}}},
+                {"max_segment_s", config.asr.max_segment_s},
+                {"stable_after_ms", config.asr.stable_after_ms}}},
               {"save_audio", NameOf(kSaveAudioNames, config.save_audio)}};
 }
 

@@ -33,7 +33,7 @@ using Json = nlohmann::json;
 
 const std::string kClip =
     "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav";
-constexpr char kClipText[] = "he was not an illness those young man";
+constexpr char kClipText[] = "he was not an illness closed young man";
 constexpr char kHost[] = "127.0.0.1";
 constexpr int kCaptionTimeoutMs = 30000;
 

@@ -51,7 +51,7 @@ class TranscribeCliTest : public ::testing::Test {
 };
 
 // The reference transcript of kClip by this engine.
-constexpr char kClipText[] = "he was not an illness those young man";
+constexpr char kClipText[] = "he was not an illness closed young man";
 
 TEST_F(TranscribeCliTest, WritesVttNamedByTheExtension) {
   const auto result = Transcribe(kClip + " -o " + Path("talk.vtt"));

