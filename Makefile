@@ -82,6 +82,7 @@ check: lint test sanitize tsan
 bench: build
 	bench/transcribe_vs_pocketsphinx.py
 	bench/serve_latency.py
+	bench/stable_prefix.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -66,11 +66,10 @@ int PostSpeechFrames(int silence_ms) {
 //
 // One search pass (the lexicon-tree search; no -fwdflat rescoring, no -bestpath lattice search):
 // the final then is the hypothesis the partials showed, completed, so the words a partial marks
-// stable survive into the final. Measured on pocketsphinx-testdata speech (librivox clips, plus
-// their speed- and noise-perturbed copies; docs/BENCHMARKS.md): the second passes changed the
-// final in 34 of 39 utterances after the partials had settled, and did not lower the word error
-// rate (141 vs 142 errors in 284 words), while costing a second decode of each utterance.
-// Word confidences still come from the lattice, built once at the end of each utterance.
+// stable survive into the final. With the second passes every final of the librivox clips
+// revised its stable prefix; without them none does, the word error rate stays the same (24 of
+// 71 words) and the CPU drops (docs/BENCHMARKS.md). Word confidences still come from the
+// lattice, built once at the end of each utterance.
 cmd_ln_t* MakeConfig(const PocketSphinxModelFiles& files, int silence_ms) {
   const std::string postspeech = std::to_string(PostSpeechFrames(silence_ms));
   return cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", files.acoustic_dir.c_str(), "-lm",
