@@ -69,6 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "asr.max_segment_s must be a number"},
         BadBody{R"({"source": {"type": "mic"}, "asr": {"max_segment_s": 0.5}})",
                 "asr.max_segment_s must be between 1 and 600"},
+        BadBody{R"({"source": {"type": "mic"}, "asr": {"stable_after_ms": -5}})",
+                "asr.stable_after_ms must be between 0 and 10000"},
         BadBody{R"({"source": {"type": "mic"}, "save_audio": "mp3"})",
                 "save_audio must be one of off, wav, flac"},
         BadBody{R"({"source": {"type": "mic"}, "save_audio": "wav"})",
@@ -79,7 +81,7 @@ TEST(SessionConfigTest, ReadsAFileSessionWithEveryField) {
       "name": "talk", "save_audio": "off",
       "source": {"type": "file", "path": "/a.wav", "speed": 0, "loop": true},
       "asr": {"model_dir": "/m", "partial_interval_ms": 250, "silence_ms": 300,
-              "max_segment_s": 12.5}})"));
+              "max_segment_s": 12.5, "stable_after_ms": 600}})"));
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->name, "talk");
   EXPECT_EQ(config->source.type, SourceConfig::Type::kFile);
@@ -90,6 +92,7 @@ TEST(SessionConfigTest, ReadsAFileSessionWithEveryField) {
   EXPECT_EQ(config->asr.partial_interval_ms, 250);
   EXPECT_EQ(config->asr.silence_ms, 300);
   EXPECT_EQ(config->asr.max_segment_s, 12.5);
+  EXPECT_EQ(config->asr.stable_after_ms, 600);
   EXPECT_EQ(config->save_audio, SaveAudio::kOff);
 }
 
