@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "audio/resampler.h"
+#include "audio/sndfile_state.h"
 
 namespace lx::audio {
 namespace {
@@ -283,17 +284,10 @@ std::string OpenFailureReason(int code, const std::string& error, const std::str
   return fmt::format("not an audio {} libsndfile can read ({})", kind, error);
 }
 
-// libsndfile keeps the error and log of a failed open in process-wide state; this lock keeps
-// concurrent opens from reading each other's.
-std::mutex& FailedOpenStateMutex() {
-  static std::mutex mutex;
-  return mutex;
-}
-
 Result<OpenedSndfile> OpenSndfile(int fd, const std::string& name, std::string_view kind,
                                   std::string_view hint) {
   OpenedSndfile opened;
-  std::lock_guard lock(FailedOpenStateMutex());
+  std::lock_guard lock(SndfileOpenMutex());
   opened.file.reset(sf_open_fd(fd, SFM_READ, &opened.info, /*close_desc=*/SF_FALSE));
   opened.log = LogInfo(opened.file.get());
   if (opened.file == nullptr) {

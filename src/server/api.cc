@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "asr/pocketsphinx_engine.h"
+#include "audio/audio_file_writer.h"
 #include "events/json_codec.h"
 #include "store/caption_writers.h"
 #include "store/session_log.h"
@@ -141,6 +142,7 @@ Json SnapshotJson(const SessionInfo& info, const HubSummary& summary) {
                 {"config", session::SessionConfigToJson(info.config)},
                 {"status", events::SessionStateName(info.state)}};
   if (!info.error.empty()) snapshot["error"] = info.error;
+  if (!info.audio_error.empty()) snapshot["save_audio_error"] = info.audio_error;
   snapshot["started_at"] = events::IsoUtc(info.started_at_wall_ns);
   snapshot["audio_seconds"] = info.audio_seconds;
   snapshot["recent_finals"] = std::move(finals);
@@ -171,6 +173,25 @@ std::string_view ContentTypeOf(store::CaptionFormat format) {
       return "application/json";
   }
   return "application/octet-stream";
+}
+
+// The session's saved audio as a download: a WAV copy is complete even while it is written.
+HttpResponse SavedAudio(const HttpRequest& request, const session::Session& session) {
+  const SessionInfo info = session.Info();
+  if (info.audio_path.empty()) {
+    return Error(404, "session " + info.id + " saves no audio (save_audio is off)");
+  }
+  auto bytes = audio::ReadAudioFileSoFar(info.audio_path);
+  if (bytes.status().code() == Status::Code::kNotFound) {
+    return Error(404, "the audio of session " + info.id + " is no longer on disk");
+  }
+  if (!bytes.ok()) return InternalError(request, kInternalError, bytes.status().ToString());
+  const bool flac = info.config.save_audio == session::SaveAudio::kFlac;
+  return HttpResponse{200,
+                      flac ? "audio/flac" : "audio/wav",
+                      std::move(bytes).value(),
+                      {{"Content-Disposition",
+                        "attachment; filename=\"" + info.id + (flac ? ".flac" : ".wav") + "\""}}};
 }
 
 // Prometheus text exposition: "name{labels} value" lines with HELP/TYPE headers.
@@ -351,6 +372,10 @@ std::vector<Route> Api::Routes() const {
   routes.push_back({"GET", "/sessions/{sid}/export", kInternalError,
                     with_session([this](const HttpRequest& request, session::Session& s) {
                       return Export(request, s);
+                    })});
+  routes.push_back({"GET", "/sessions/{sid}/audio", kInternalError,
+                    with_session([](const HttpRequest& request, session::Session& s) {
+                      return SavedAudio(request, s);
                     })});
   routes.push_back({"GET", "/metrics", "metrics error",
                     [this](const HttpRequest&, const Params&) { return ServerMetrics(); }});

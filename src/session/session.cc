@@ -43,16 +43,17 @@ class Session::Captions final : public asr::CaptionSink {
 Result<std::unique_ptr<Session>> Session::Start(
     std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
     std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
-    std::shared_ptr<store::SessionLog> log, const Clock& clock, const ThreadStarter& start_thread) {
+    std::shared_ptr<store::SessionLog> log, std::unique_ptr<audio::AudioFileWriter> audio_file,
+    const Clock& clock, const ThreadStarter& start_thread) {
   std::unique_ptr<Session> session(new Session(std::move(id), std::move(config), std::move(input),
                                                std::move(stream), std::move(sink), std::move(log),
-                                               clock));
+                                               std::move(audio_file), clock));
   Session* worker = session.get();
   auto body = [worker] { worker->Run(); };
   try {
     session->worker_ = start_thread ? start_thread(body) : std::thread(body);
   } catch (const std::exception& e) {
-    // `session` goes out of scope here and closes the input.
+    // `session` goes out of scope here and closes the input and the audio file.
     return Status::Unavailable("cannot start a worker thread: " + std::string(e.what()));
   }
   if (!session->worker_.joinable()) return Status::Unavailable("cannot start a worker thread");
@@ -61,16 +62,19 @@ Result<std::unique_ptr<Session>> Session::Start(
 
 Session::Session(std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
                  std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
-                 std::shared_ptr<store::SessionLog> log, const Clock& clock)
+                 std::shared_ptr<store::SessionLog> log,
+                 std::unique_ptr<audio::AudioFileWriter> audio_file, const Clock& clock)
     : id_(std::move(id)),
       config_(std::move(config)),
       clock_(clock),
       started_at_wall_ns_(WallNowNs()),
       sink_(std::move(sink)),
       log_(std::move(log)),
+      audio_path_(audio_file != nullptr ? audio_file->path() : ""),
       captions_(std::make_unique<Captions>(this)),
       segmenter_(
           std::make_unique<asr::Segmenter>(std::move(stream), config_.asr, clock, captions_.get())),
+      audio_file_(std::move(audio_file)),
       input_(std::move(input)),
       push_input_(dynamic_cast<PushInput*>(input_.get())) {}
 
@@ -87,7 +91,9 @@ SessionInfo Session::Info() const {
                      .error = error_,
                      .started_at_wall_ns = started_at_wall_ns_,
                      .audio_seconds = audio_seconds_,
-                     .metrics = metrics_};
+                     .metrics = metrics_,
+                     .audio_path = audio_path_,
+                     .audio_error = audio_error_};
 }
 
 SessionState Session::state() const {
@@ -159,6 +165,7 @@ void Session::Run() {
     result = Status::Internal("unexpected exception");
   }
   ReleaseInput();
+  CloseAudioFile();  // complete before the state says the worker is done
   Exit(result);
 }
 
@@ -207,12 +214,34 @@ Session::Request Session::NextRequest() {
 }
 
 Status Session::Recognize(std::span<const float> samples) {
+  // Saved first: if the recognizer chokes on these samples, the file shows what it was given.
+  WriteAudio(samples);
   if (Status s = Checked(segmenter_->Feed(samples)); !s.ok()) return s;
   levels_.clear();
   vu_.Add(samples, &levels_);
   for (const events::VuLevel& level : levels_) Publish(level);
   CopyMetrics(/*always=*/false);
   return Status::Ok();
+}
+
+void Session::WriteAudio(std::span<const float> samples) {
+  if (audio_file_ == nullptr) return;
+  const Status written = audio_file_->Write(samples);
+  if (written.ok()) return;
+  CloseAudioFile();
+  Publish(events::StatusChange{.state = state(),
+                               .detail = "saving audio stopped: " + written.message()});
+}
+
+void Session::CloseAudioFile() {
+  if (audio_file_ == nullptr) return;
+  const Status closed = audio_file_->Close();  // after a failed Write, that failure
+  audio_file_.reset();
+  if (closed.ok()) return;
+  spdlog::warn("session {}: saving audio stopped, the file keeps what came before: {}", id_,
+               closed.message());
+  std::lock_guard lock(mutex_);
+  audio_error_ = closed.message();
 }
 
 Status Session::Flush() {

@@ -15,6 +15,7 @@
 #include "asr/engine.h"
 #include "asr/segmenter.h"
 #include "asr/stream_metrics.h"
+#include "audio/audio_file_writer.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "events/event.h"
@@ -35,6 +36,8 @@ struct SessionInfo {
   int64_t started_at_wall_ns = 0;
   double audio_seconds = 0;  // audio recognized so far
   asr::StreamMetrics metrics;
+  std::string audio_path;   // the file the session saves its audio in; "" when it saves none
+  std::string audio_error;  // why saving audio stopped early (the file keeps what came before)
 };
 
 // Starts a thread running `body`; throws (like std::thread, std::system_error) when it cannot.
@@ -55,17 +58,23 @@ using ThreadStarter = std::function<std::thread(std::function<void()> body)>;
 // running around a pause; status stopping, the end-of-stream final, status stopped — or, on a
 // failure, status error (detail: the reason) at once. Every final is appended to the log before
 // it is published; a final the log cannot take is not published and fails the session.
+//
+// Saved audio (an `audio_file` given to Start): the worker writes exactly the samples it passes to
+// the recognizer, so nothing while paused, and closes the file before it reports stopped or error.
+// A failed write (disk full) must not cost finals, so it stops the saving only: the file is closed
+// with what it holds, the reason is logged once and kept in Info().audio_error, a status event
+// (the current state, detail "saving audio stopped: <reason>") tells the viewers, and recognition
+// goes on.
 class Session {
  public:
-  // Starts the worker with `start_thread` (empty: std::thread). `input` and `stream` are owned
-  // from here on. Unavailable when the thread cannot be started; the input is closed by then.
-  static Result<std::unique_ptr<Session>> Start(std::string id, SessionConfig config,
-                                                std::unique_ptr<AudioInput> input,
-                                                std::unique_ptr<asr::EngineStream> stream,
-                                                std::shared_ptr<EventSink> sink,
-                                                std::shared_ptr<store::SessionLog> log,
-                                                const Clock& clock,
-                                                const ThreadStarter& start_thread = {});
+  // Starts the worker with `start_thread` (empty: std::thread). `input`, `stream` and
+  // `audio_file` (null: the audio is not saved) are owned from here on. Unavailable when the
+  // thread cannot be started; the input and the audio file are closed by then.
+  static Result<std::unique_ptr<Session>> Start(
+      std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
+      std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
+      std::shared_ptr<store::SessionLog> log, std::unique_ptr<audio::AudioFileWriter> audio_file,
+      const Clock& clock, const ThreadStarter& start_thread = {});
   // Stops the worker (as Stop) and waits for it.
   ~Session();
   Session(const Session&) = delete;
@@ -99,11 +108,15 @@ class Session {
 
   Session(std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
           std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
-          std::shared_ptr<store::SessionLog> log, const Clock& clock);
+          std::shared_ptr<store::SessionLog> log,
+          std::unique_ptr<audio::AudioFileWriter> audio_file, const Clock& clock);
   void Run();
   Status RunLoop();
   Request NextRequest();
   Status Recognize(std::span<const float> samples);
+  void WriteAudio(std::span<const float> samples);
+  // Closes the audio file (if still open); a failure, its own or a Write's, is logged and kept.
+  void CloseAudioFile();
   Status Flush();
   Status Checked(const Status& status) const;
   void OnFinal(const asr::Final& final_caption);
@@ -120,13 +133,15 @@ class Session {
   const int64_t started_at_wall_ns_;
   const std::shared_ptr<EventSink> sink_;
   const std::shared_ptr<store::SessionLog> log_;
+  const std::string audio_path_;  // "" when the audio is not saved
 
   // Worker thread only (after construction).
   std::unique_ptr<Captions> captions_;
   std::unique_ptr<asr::Segmenter> segmenter_;
   VuMeter vu_;
-  std::vector<events::VuLevel> levels_;  // scratch for vu_
-  Status log_error_;                     // the first final the log refused
+  std::vector<events::VuLevel> levels_;                 // scratch for vu_
+  Status log_error_;                                    // the first final the log refused
+  std::unique_ptr<audio::AudioFileWriter> audio_file_;  // null when not saving (any more)
 
   // The worker reads input_ without the lock (it alone replaces it); Push reads it under it.
   mutable std::mutex input_mutex_;
@@ -142,6 +157,7 @@ class Session {
   bool finalize_requested_ = false;                               // guarded by mutex_
   asr::StreamMetrics metrics_;  // guarded by mutex_ (copied from the worker)
   double audio_seconds_ = 0;    // guarded by mutex_
+  std::string audio_error_;     // guarded by mutex_
 
   std::mutex join_mutex_;  // serializes Join
   std::thread worker_;     // guarded by join_mutex_ once started

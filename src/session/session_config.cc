@@ -208,9 +208,6 @@ Status ValidateSource(const SourceConfig& source) {
 Status SessionConfig::Validate() const {
   if (Status s = ValidateSource(source); !s.ok()) return s;
   if (Status s = asr.Validate(); !s.ok()) return Status::InvalidArgument("asr." + s.message());
-  if (save_audio != SaveAudio::kOff) {
-    return Status::InvalidArgument("save_audio is not supported yet");
-  }
   return Status::Ok();
 }
 

@@ -22,6 +22,8 @@ struct SourceConfig {
   audio::RawFormat format = audio::RawFormat::kS16LE;  // push: sample format of the frames
 };
 
+// Whether a session keeps the audio it recognizes, and as what: <data>/<sid>/audio.wav or
+// audio.flac, 16 kHz mono 16-bit (see session.h for when it is written).
 enum class SaveAudio { kOff, kWav, kFlac };
 
 struct SessionConfig {
@@ -29,7 +31,7 @@ struct SessionConfig {
   SourceConfig source{};
   asr::SegmenterConfig asr{};
   std::string model_dir{};                 // "" = the server's default model
-  SaveAudio save_audio = SaveAudio::kOff;  // keep the session's audio in its data folder
+  SaveAudio save_audio = SaveAudio::kOff;  // keep the recognized audio in the data folder
 
   // InvalidArgument naming the field (e.g. "source.speed") and what it must be.
   Status Validate() const;

@@ -32,11 +32,14 @@ Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& con
   const std::string id = NewId();
   auto log = OpenLog(id);
   if (!log.ok()) return log.status();
+  // Opened here, not by the worker, so that an unwritable data folder fails the request.
+  auto audio_file = OpenAudioFile(id, config.save_audio);
+  if (!audio_file.ok()) return audio_file.status();
   auto sink = MakeSink(id);
   if (!sink.ok()) return sink.status();
   auto started = Session::Start(id, config, std::move(input).value(), std::move(stream).value(),
-                                std::move(sink).value(), std::move(log).value(), clock_,
-                                options_.start_thread);
+                                std::move(sink).value(), std::move(log).value(),
+                                std::move(audio_file).value(), clock_, options_.start_thread);
   if (!started.ok()) return started.status();
   std::shared_ptr<Session> session = std::move(started).value();
   std::lock_guard lock(mutex_);
@@ -93,6 +96,25 @@ Result<std::shared_ptr<store::SessionLog>> SessionManager::OpenLog(const std::st
   auto log = store::SessionLog::Open(dir);
   if (!log.ok()) return log.status();
   return std::shared_ptr<store::SessionLog>(std::move(log).value());
+}
+
+Result<std::unique_ptr<audio::AudioFileWriter>> SessionManager::OpenAudioFile(
+    const std::string& id, SaveAudio save_audio) const {
+  audio::AudioFileFormat format = audio::AudioFileFormat::kWav;
+  std::string name = "audio.wav";
+  switch (save_audio) {
+    case SaveAudio::kOff:
+      return std::unique_ptr<audio::AudioFileWriter>();
+    case SaveAudio::kWav:
+      break;
+    case SaveAudio::kFlac:
+      format = audio::AudioFileFormat::kFlac;
+      name = "audio.flac";
+      break;
+  }
+  const std::string path = (std::filesystem::path(SessionDir(id)) / name).string();
+  if (options_.open_audio_file) return options_.open_audio_file(path, format);
+  return audio::CreateAudioFileWriter(path, format);
 }
 
 Result<std::shared_ptr<EventSink>> SessionManager::MakeSink(const std::string& id) const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "asr/engine.h"
+#include "audio/audio_file_writer.h"
 #include "audio/capture.h"
 #include "base/clock.h"
 #include "base/status.h"
@@ -20,10 +21,15 @@
 
 namespace lx::session {
 
+// Creates the file a session saves its audio in (the real one: audio::CreateAudioFileWriter).
+using AudioFileOpener = std::function<Result<std::unique_ptr<audio::AudioFileWriter>>(
+    const std::string& path, audio::AudioFileFormat format)>;
+
 struct SessionManagerOptions {
-  std::string data_dir;           // per-session folders are created under it
-  std::string default_model_dir;  // used when a config names none
-  ThreadStarter start_thread;     // starts session workers; empty = std::thread
+  std::string data_dir;               // per-session folders are created under it
+  std::string default_model_dir;      // used when a config names none
+  ThreadStarter start_thread;         // starts session workers; empty = std::thread
+  AudioFileOpener open_audio_file{};  // creates saved-audio files; empty = CreateAudioFileWriter
 };
 
 // Loads a recognizer model from a folder (the real one: asr::LoadPocketSphinxModel).
@@ -45,10 +51,11 @@ class SessionManager {
   SessionManager& operator=(const SessionManager&) = delete;
 
   // Validates the config, opens its source, loads (or reuses) its model, creates its stream, the
-  // session's data folder and log, its sink, and starts its worker — in that order; any failure
-  // closes what was opened. InvalidArgument/NotFound name the bad field, file or device;
-  // Unavailable for a model or thread that cannot be had; IOError for the data folder; Internal
-  // when the sink factory fails. Blocks while a model loads (about a second, once per folder).
+  // session's data folder and log, its audio file (save_audio: audio.wav or audio.flac beside
+  // finals.jsonl), its sink, and starts its worker — in that order; any failure closes what was
+  // opened. InvalidArgument/NotFound name the bad field, file or device; Unavailable for a model
+  // or thread that cannot be had; IOError for the data folder or the audio file; Internal when
+  // the sink factory fails. Blocks while a model loads (about a second, once per folder).
   Result<std::shared_ptr<Session>> Create(const SessionConfig& config);
   // Loads the model in `model_dir` now (once), so that the first session using it does not wait
   // for it. Fails as Create's model step does.
@@ -65,6 +72,9 @@ class SessionManager {
  private:
   Result<const asr::EngineModel*> Model(const std::string& model_dir);
   Result<std::shared_ptr<store::SessionLog>> OpenLog(const std::string& id) const;
+  // The file the session saves its audio in; null when save_audio is off.
+  Result<std::unique_ptr<audio::AudioFileWriter>> OpenAudioFile(const std::string& id,
+                                                                SaveAudio save_audio) const;
   Result<std::shared_ptr<EventSink>> MakeSink(const std::string& id) const;
   std::string NewId();
 

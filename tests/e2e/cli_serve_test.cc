@@ -237,6 +237,49 @@ TEST_F(ServeCliTest, FileSessionStreamsWelcomeThenCaptionsAndExportsVtt) {
   EXPECT_THAT(srt.out, HasSubstr("young man"));
 }
 
+// Duration in seconds as a WAV's header states it, e.g. "2.990000\n" (sox trusts the header;
+// ffmpeg would infer a length from the file's size).
+std::string DurationOf(const std::string& path) { return RunCommand("soxi -D " + path).out; }
+
+TEST_F(ServeCliTest, SavedAudioDownloadsWithTheClipsDuration) {
+  StartServer();
+  const Json body{{"source", {{"type", "file"}, {"path", kClip}, {"speed", 0}}},
+                  {"save_audio", "wav"}};
+  const HttpReply created = Http("POST", "/sessions", body.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string sid = Json::parse(created.body)["session_id"];
+  for (int i = 0; i < 600 && StatusOf(sid) != "stopped"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const HttpReply audio = Http("GET", "/sessions/" + sid + "/audio");
+  ASSERT_EQ(audio.status, 200) << audio.body;
+  EXPECT_EQ(audio.headers.at("content-type"), "audio/wav");
+  std::ofstream(dir_ / "saved.wav", std::ios::binary) << audio.body;
+  EXPECT_EQ(DurationOf((dir_ / "saved.wav").string()), "2.990000\n");
+  EXPECT_EQ(DurationOf((dir_ / "saved.wav").string()), DurationOf(kClip));
+  EXPECT_EQ(ReadFile(dir_ / "data" / sid / "audio.wav"), audio.body);
+}
+
+TEST_F(ServeCliTest, AServerKilledWhileSavingLeavesACompleteWav) {
+  StartServer();
+  const Json body{{"source", {{"type", "push"}}}, {"save_audio", "wav"}};
+  const HttpReply created = Http("POST", "/sessions", body.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string sid = Json::parse(created.body)["session_id"];
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio"));
+  ASSERT_TRUE(producer.WriteBinary(std::vector<unsigned char>(32000, 0)));  // 1 s of silence
+  double seconds = 0;
+  for (int i = 0; i < 600 && seconds < 1.0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    seconds = Json::parse(Http("GET", "/sessions/" + sid).body)["audio_seconds"].get<double>();
+  }
+  ASSERT_GE(seconds, 1.0);
+  EXPECT_EQ(server_->Signal(SIGKILL, 5000), 128 + SIGKILL);
+  EXPECT_EQ(DurationOf((dir_ / "data" / sid / "audio.wav").string()), "1.000000\n")
+      << "the header was current when the server died";
+}
+
 TEST_F(ServeCliTest, PushedPcmGivesTheSameFinalAsTheFile) {
   StartServer();
   const std::string sid =

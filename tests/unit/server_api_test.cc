@@ -10,9 +10,14 @@
 #include <boost/asio/io_context.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
+#include <vector>
 
+#include "audio/audio_reader.h"
+#include "fakes/fake_audio_file_writer.h"
 #include "fakes/fake_capture.h"
 #include "fakes/fake_engine.h"
 
@@ -74,10 +79,11 @@ class ApiTest : public ::testing::Test {
   HttpResponse Call(std::string method, std::string path, std::string body = "") {
     return api_.Handle(Request(std::move(method), std::move(path), std::move(body)));
   }
-  std::string CreateFileSession() {
-    const auto response = Call(
-        "POST", "/sessions",
-        R"({"name": "talk", "source": {"type": "file", "path": ")" + kClip + R"(", "speed": 0}})");
+  // A session playing kClip as fast as it can; `save_audio` "" leaves the field out.
+  std::string CreateFileSession(const std::string& save_audio = "") {
+    Json body{{"name", "talk"}, {"source", {{"type", "file"}, {"path", kClip}, {"speed", 0}}}};
+    if (!save_audio.empty()) body["save_audio"] = save_audio;
+    const auto response = Call("POST", "/sessions", body.dump());
     EXPECT_EQ(response.status, 201) << response.body;
     return Json::parse(response.body)["session_id"];
   }
@@ -168,6 +174,61 @@ TEST_F(ApiTest, FileSessionLifecycleThroughTheApi) {
   EXPECT_EQ(Call("POST", "/sessions/" + sid + "/pause").status, 409) << "it has ended";
 }
 
+// Every sample of an audio file, as loquilex reads it.
+std::vector<float> ReadAudio(const std::string& path) {
+  std::vector<float> all;
+  auto source = audio::OpenAudioFile(path);
+  EXPECT_TRUE(source.ok()) << source.status().ToString();
+  std::vector<float> chunk;
+  while (source.ok()) {
+    auto read = (*source)->Read(&chunk, 4096);
+    if (!read.ok() || *read == 0) break;
+    all.insert(all.end(), chunk.begin(), chunk.end());
+  }
+  return all;
+}
+
+TEST_F(ApiTest, SavedAudioIsDownloadedWithItsContentType) {
+  const std::vector<float> clip = ReadAudio(kClip);
+  ASSERT_EQ(clip.size(), 47840u);
+  for (const auto& [format, content_type, magic] :
+       {std::tuple{"wav", "audio/wav", "RIFF"}, std::tuple{"flac", "audio/flac", "fLaC"}}) {
+    SCOPED_TRACE(format);
+    const std::string sid = CreateFileSession(format);
+    ASSERT_TRUE(WaitForStatus(sid, "stopped"));
+    EXPECT_EQ(
+        Json::parse(Call("GET", "/sessions/" + sid + "/snapshot").body)["config"]["save_audio"],
+        format);
+    const auto audio = Call("GET", "/sessions/" + sid + "/audio");
+    ASSERT_EQ(audio.status, 200) << audio.body;
+    EXPECT_EQ(audio.content_type, content_type);
+    EXPECT_EQ(audio.headers.at("Content-Disposition"),
+              "attachment; filename=\"" + sid + "." + format + "\"");
+    EXPECT_EQ(audio.body.substr(0, 4), magic);
+    const fs::path copy = dir_ / (std::string("copy.") + format);
+    std::ofstream(copy, std::ios::binary) << audio.body;
+    EXPECT_EQ(ReadAudio(copy.string()), clip) << "a 16 kHz 16-bit clip is saved bit for bit";
+  }
+}
+
+TEST_F(ApiTest, AudioOfASessionThatSavesNoneIs404) {
+  const std::string sid = CreateFileSession();
+  const auto audio = Call("GET", "/sessions/" + sid + "/audio");
+  EXPECT_EQ(audio.status, 404);
+  EXPECT_EQ(Json::parse(audio.body)["detail"],
+            "session " + sid + " saves no audio (save_audio is off)");
+  EXPECT_EQ(Call("GET", "/sessions/nope/audio").status, 404);
+  EXPECT_EQ(Call("POST", "/sessions/" + sid + "/audio").status, 405);
+}
+
+TEST_F(ApiTest, AnUnknownSaveAudioFormatIs422NamingTheField) {
+  const auto mp3 =
+      Call("POST", "/sessions", R"({"source": {"type": "push"}, "save_audio": "mp3"})");
+  EXPECT_EQ(mp3.status, 422);
+  EXPECT_EQ(Json::parse(mp3.body)["detail"], "save_audio must be one of off, wav, flac");
+  EXPECT_TRUE(sessions_.List().empty());
+}
+
 TEST_F(ApiTest, PushSessionPausesResumesAndStops) {
   const auto created = Call("POST", "/sessions", R"({"source": {"type": "push"}})");
   ASSERT_EQ(created.status, 201) << created.body;
@@ -245,6 +306,43 @@ TEST(ApiTokenTest, EveryRouteAndUpgradeNeedsTheToken) {
   upgrade.path = "/ws/anything";
   ASSERT_TRUE(api.CheckUpgrade(upgrade).refusal.has_value());
   EXPECT_EQ(api.CheckUpgrade(upgrade).refusal->status, 401);
+}
+
+TEST(ApiSaveAudioFailureTest, TheSnapshotSaysWhySavingAudioStopped) {
+  boost::asio::io_context io;
+  testing::FakeCaptureBackend capture(testing::FakeCaptureScript{});
+  HubRegistry hubs(io);
+  const fs::path dir = fs::temp_directory_path() / "lx_api_disk_full";
+  session::SessionManagerOptions options{dir.string(), "", {}};
+  options.open_audio_file = [](const std::string& path, audio::AudioFileFormat) {
+    return Result<std::unique_ptr<audio::AudioFileWriter>>(
+        std::make_unique<testing::FakeAudioFileWriter>(
+            path, std::make_shared<testing::FakeAudioFile>(), /*capacity_samples=*/0));
+  };
+  session::SessionManager sessions(
+      options, capture,
+      [](const std::string&) -> Result<std::unique_ptr<asr::EngineModel>> {
+        return std::unique_ptr<asr::EngineModel>(std::make_unique<ScriptedModel>());
+      },
+      [&hubs](const std::string& sid) { return hubs.Create(sid); }, SteadyClock::Instance());
+  Api api(ApiOptions{"http://127.0.0.1:8000", {}, "", 1024, 15000}, sessions, hubs);
+  session::SessionConfig config;
+  config.source = {.type = session::SourceConfig::Type::kFile, .path = kClip, .speed = 0};
+  config.save_audio = session::SaveAudio::kWav;
+  auto session = sessions.Create(config);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  (*session)->Join();
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/sessions/" + (*session)->id() + "/snapshot";
+  const auto snapshot = Json::parse(api.Handle(request).body);
+  EXPECT_EQ(snapshot["status"], "stopped") << "recognition went on";
+  EXPECT_THAT(snapshot["save_audio_error"].get<std::string>(),
+              HasSubstr("No space left on device"));
+  request.path = "/sessions/" + (*session)->id() + "/audio";
+  EXPECT_EQ(api.Handle(request).status, 404) << "the fake wrote no file";
+  sessions.StopAll();
+  fs::remove_all(dir);
 }
 
 TEST(ApiCreateFailureTest, AnInternalFailureWhileCreatingLeaksNothing) {

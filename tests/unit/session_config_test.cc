@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "session/session_config.h"
 
@@ -73,8 +74,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "asr.stable_after_ms must be between 0 and 10000"},
         BadBody{R"({"source": {"type": "mic"}, "save_audio": "mp3"})",
                 "save_audio must be one of off, wav, flac"},
-        BadBody{R"({"source": {"type": "mic"}, "save_audio": "wav"})",
-                "save_audio is not supported yet"}));
+        BadBody{R"({"source": {"type": "mic"}, "save_audio": true})",
+                "save_audio must be one of off, wav, flac"},
+        BadBody{R"({"source": {"type": "mic"}, "save_audio": "WAV"})",
+                "save_audio must be one of off, wav, flac"}));
 
 TEST(SessionConfigTest, ReadsAFileSessionWithEveryField) {
   auto config = SessionConfigFromJson(Json::parse(R"({
@@ -105,6 +108,18 @@ TEST(SessionConfigTest, DefaultsFillWhatTheBodyLeavesOut) {
   EXPECT_EQ(config->model_dir, "");
 }
 
+TEST(SessionConfigTest, ReadsEverySaveAudioChoice) {
+  for (const auto& [name, expected] :
+       {std::pair{"off", SaveAudio::kOff}, std::pair{"wav", SaveAudio::kWav},
+        std::pair{"flac", SaveAudio::kFlac}}) {
+    const Json body{{"source", {{"type", "push"}}}, {"save_audio", name}};
+    auto config = SessionConfigFromJson(body);
+    ASSERT_TRUE(config.ok()) << name << ": " << config.status().ToString();
+    EXPECT_EQ(config->save_audio, expected) << name;
+    EXPECT_EQ(SessionConfigToJson(*config)["save_audio"], name) << "snapshots echo it";
+  }
+}
+
 TEST(SessionConfigTest, ReadsAPushSession) {
   auto config = SessionConfigFromJson(
       Json::parse(R"({"source": {"type": "push", "sample_rate": 48000, "format": "f32le"}})"));
@@ -117,7 +132,8 @@ TEST(SessionConfigTest, ToJsonReadsBackTheSameConfig) {
   for (const char* body :
        {R"({"name": "n", "source": {"type": "mic", "device": "hw:1"}})",
         R"({"source": {"type": "file", "path": "/x.flac", "speed": 2.5, "loop": true}})",
-        R"({"source": {"type": "push", "sample_rate": 8000}, "asr": {"silence_ms": 400}})"}) {
+        R"({"source": {"type": "push", "sample_rate": 8000}, "asr": {"silence_ms": 400}})",
+        R"({"source": {"type": "mic"}, "save_audio": "flac"})"}) {
     auto config = SessionConfigFromJson(Json::parse(body));
     ASSERT_TRUE(config.ok()) << body;
     const Json json = SessionConfigToJson(*config);

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "audio/audio_reader.h"
+#include "fakes/fake_audio_file_writer.h"
 #include "fakes/fake_capture.h"
 #include "fakes/fake_engine.h"
 #include "session/session_manager.h"
@@ -317,6 +319,7 @@ class SessionCreateFailureTest : public SessionLifecycleTest,
   void SetSinkFactoryThrows() { sink_factory_throws_ = true; }
   void SetDataDir(std::string dir) { options_.data_dir = std::move(dir); }
   void SetStartThread(ThreadStarter start) { options_.start_thread = std::move(start); }
+  void SetAudioFileOpener(AudioFileOpener open) { options_.open_audio_file = std::move(open); }
   std::string Dir() const { return dir_; }
 };
 
@@ -349,6 +352,16 @@ INSTANTIATE_TEST_SUITE_P(
                         auto* self = static_cast<SessionCreateFailureTest*>(t);
                         std::ofstream(self->Dir() + "/file") << "x";
                         self->SetDataDir(self->Dir() + "/file/data");
+                      },
+                      Status::Code::kIOError},
+        CreateFailure{"AudioFileNotCreatable",
+                      [](SessionLifecycleTest* t, SessionConfig* c) {
+                        c->save_audio = SaveAudio::kWav;
+                        static_cast<SessionCreateFailureTest*>(t)->SetAudioFileOpener(
+                            [](const std::string& path, audio::AudioFileFormat)
+                                -> Result<std::unique_ptr<audio::AudioFileWriter>> {
+                              return Status::IOError("cannot create " + path + ": Read-only");
+                            });
                       },
                       Status::Code::kIOError},
         CreateFailure{"SinkFactoryThrows",
@@ -423,9 +436,10 @@ class SessionDirectTest : public SessionLifecycleTest {
     input_ = input.get();
     auto log = store::SessionLog::Open(dir_);
     ASSERT_TRUE(log.ok());
-    auto session = Session::Start("s1", MicConfig(), std::move(input),
-                                  std::make_unique<testing::FakeEngineStream>(speech, 200, nullptr),
-                                  sink_, std::move(log).value(), SteadyClock::Instance());
+    auto session =
+        Session::Start("s1", MicConfig(), std::move(input),
+                       std::make_unique<testing::FakeEngineStream>(speech, 200, nullptr), sink_,
+                       std::move(log).value(), /*audio_file=*/nullptr, SteadyClock::Instance());
     ASSERT_TRUE(session.ok());
     session_ = std::move(session).value();
   }
@@ -520,6 +534,177 @@ TEST_F(SessionLifecycleTest, AMicSessionRefusesPushedAudio) {
   ASSERT_TRUE(session.ok());
   EXPECT_EQ((*session)->Push(std::vector<unsigned char>(2)).code(),
             Status::Code::kFailedPrecondition);
+}
+
+// Saved audio: exactly what the recognizer was given, nothing from a pause, beside the finals; a
+// full disk stops the saving and costs no final.
+
+int MsSince(std::chrono::steady_clock::time_point start) {
+  return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+}
+
+// Audio like a live device's, which goes on whether read or not: each read is 10 ms of samples
+// holding the millisecond (since `start`) at which it was read, as a 16-bit value. Appends what it
+// delivers to *delivered (read it once the worker has exited).
+class ClockStampedInput final : public AudioInput {
+ public:
+  ClockStampedInput(std::chrono::steady_clock::time_point start,
+                    std::shared_ptr<std::vector<float>> delivered)
+      : start_(start), delivered_(std::move(delivered)) {}
+  Result<size_t> Read(std::vector<float>* out, size_t, int) override {
+    std::this_thread::sleep_for(2ms);
+    out->assign(160, static_cast<float>(MsSince(start_)) / 32768.0f);
+    delivered_->insert(delivered_->end(), out->begin(), out->end());
+    return out->size();
+  }
+  bool ended() const override { return false; }
+  void Close() override {}
+
+ private:
+  const std::chrono::steady_clock::time_point start_;
+  const std::shared_ptr<std::vector<float>> delivered_;
+};
+
+// Every sample of an audio file, as loquilex reads it.
+std::vector<float> ReadAudio(const std::string& path) {
+  std::vector<float> all;
+  auto source = audio::OpenAudioFile(path);
+  EXPECT_TRUE(source.ok()) << source.status().ToString();
+  if (!source.ok()) return all;
+  std::vector<float> chunk;
+  while (true) {
+    auto read = (*source)->Read(&chunk, 4096);
+    EXPECT_TRUE(read.ok()) << read.status().ToString();
+    if (!read.ok() || *read == 0) return all;
+    all.insert(all.end(), chunk.begin(), chunk.end());
+  }
+}
+
+// Waits until the session has recognized `seconds` of audio; false after kWait.
+bool WaitForAudio(const Session& session, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (session.Info().audio_seconds < seconds) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+TEST_F(SessionLifecycleTest, SavedAudioIsWhatWasRecognizedAndNothingFromAPause) {
+  const auto start = std::chrono::steady_clock::now();
+  auto delivered = std::make_shared<std::vector<float>>();
+  const std::string path = dir_ + "/audio.wav";
+  auto audio_file = audio::CreateAudioFileWriter(path, audio::AudioFileFormat::kWav);
+  ASSERT_TRUE(audio_file.ok()) << audio_file.status().ToString();
+  auto log = store::SessionLog::Open(dir_);
+  ASSERT_TRUE(log.ok());
+  auto started = Session::Start(
+      "s1", MicConfig(), std::make_unique<ClockStampedInput>(start, delivered),
+      std::make_unique<testing::FakeEngineStream>(TwoUtterances(), 200, nullptr), sink_,
+      std::move(log).value(), std::move(audio_file).value(), SteadyClock::Instance());
+  ASSERT_TRUE(started.ok());
+  Session& session = *started.value();
+  ASSERT_TRUE(WaitForAudio(session, 0.1));
+  ASSERT_TRUE(session.Pause().ok());
+  ASSERT_TRUE(sink_->WaitForState(SessionState::kPaused));
+  const int paused_ms = MsSince(start);  // the worker read its last sample before this
+  std::this_thread::sleep_for(300ms);
+  const double seconds_before = session.Info().audio_seconds;
+  const int resumed_ms = MsSince(start);  // and reads its next one after this
+  ASSERT_TRUE(session.Resume().ok());
+  ASSERT_TRUE(WaitForAudio(session, seconds_before + 0.1));
+  session.Stop();
+  session.Join();
+
+  EXPECT_EQ(session.Info().audio_path, path);
+  EXPECT_EQ(session.Info().audio_error, "");
+  const std::vector<float> saved = ReadAudio(path);
+  EXPECT_EQ(saved, *delivered) << "every sample read was saved, in order";
+  EXPECT_EQ(saved.size(), std::lround(session.Info().audio_seconds * 16000))
+      << "and every one was recognized";
+  size_t before = 0;
+  size_t after = 0;
+  for (float sample : saved) {
+    const long read_ms = std::lround(sample * 32768);
+    ASSERT_TRUE(read_ms <= paused_ms || read_ms >= resumed_ms)
+        << "read at " << read_ms << " ms, in the pause from " << paused_ms << " to " << resumed_ms;
+    ++(read_ms <= paused_ms ? before : after);
+  }
+  EXPECT_GT(before, 0u);
+  EXPECT_GT(after, 0u);
+}
+
+TEST_F(SessionLifecycleTest, APushSessionSavesItsAudioBesideItsFinals) {
+  SessionManager& manager = Manager();
+  for (const auto& [save_audio, name] :
+       {std::pair{SaveAudio::kWav, "audio.wav"}, std::pair{SaveAudio::kFlac, "audio.flac"}}) {
+    SCOPED_TRACE(name);
+    SessionConfig config;
+    config.source.type = SourceConfig::Type::kPush;
+    config.save_audio = save_audio;
+    auto session = manager.Create(config);
+    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    std::vector<unsigned char> pcm;
+    std::vector<float> pushed;
+    for (int i = 0; i < 24000; ++i) {
+      const auto value = static_cast<int16_t>(i * 3 - 32768);
+      const auto bits = static_cast<uint16_t>(value);  // little-endian two's complement
+      pcm.push_back(static_cast<unsigned char>(bits & 0xff));
+      pcm.push_back(static_cast<unsigned char>(bits >> 8));
+      pushed.push_back(static_cast<float>(value) / 32768.0f);
+    }
+    ASSERT_TRUE((*session)->Push(pcm).ok());
+    // Stop does not drain the queue, so let the worker take all of it first.
+    ASSERT_TRUE(WaitForAudio(**session, 1.5));
+    (*session)->Stop();
+    (*session)->Join();
+    const std::string path = manager.SessionDir((*session)->id()) + "/" + name;
+    EXPECT_EQ((*session)->Info().audio_path, path);
+    EXPECT_TRUE(fs::exists(LogPath((*session)->id())));
+    EXPECT_EQ(ReadAudio(path), pushed);
+  }
+}
+
+TEST_F(SessionLifecycleTest, AFullDiskStopsSavingAudioButNotRecognizing) {
+  auto file = std::make_shared<testing::FakeAudioFile>();
+  options_.open_audio_file =
+      [file](const std::string& path,
+             audio::AudioFileFormat) -> Result<std::unique_ptr<audio::AudioFileWriter>> {
+    return std::unique_ptr<audio::AudioFileWriter>(
+        std::make_unique<testing::FakeAudioFileWriter>(path, file, 8000));
+  };
+  SessionConfig config = FileConfig(16000 * 18 / 10, 0);
+  config.save_audio = SaveAudio::kFlac;
+  auto session = Manager().Create(config);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  (*session)->Join();  // the file ends by itself
+
+  const SessionInfo info = (*session)->Info();
+  EXPECT_EQ(info.state, SessionState::kStopped) << info.error;
+  EXPECT_NEAR(info.audio_seconds, 1.8, 0.01) << "recognition went on to the end";
+  const std::vector<asr::Final> finals = sink_->Finals();
+  ASSERT_EQ(finals.size(), 2u);
+  EXPECT_EQ(finals[1].text, "good bye");
+  auto logged = store::ReadSessionLog(LogPath(info.id));
+  ASSERT_TRUE(logged.ok());
+  EXPECT_EQ(logged->size(), 2u);
+
+  EXPECT_EQ(info.audio_path, manager_->SessionDir(info.id) + "/audio.flac");
+  EXPECT_EQ(info.audio_error, "cannot write to " + info.audio_path + ": No space left on device");
+  EXPECT_GT(file->samples().size(), 0u);
+  EXPECT_LE(file->samples().size(), 8000u);
+  EXPECT_EQ(file->writes_after_failure(), 0) << "saving stops at the first failure";
+  EXPECT_EQ(file->closes(), 1);
+  std::vector<events::StatusChange> notices;
+  for (const auto& e : sink_->Events()) {
+    const auto* status = std::get_if<events::StatusChange>(&e.payload);
+    if (status != nullptr && !status->detail.empty()) notices.push_back(*status);
+  }
+  ASSERT_EQ(notices.size(), 1u) << "said once";
+  EXPECT_EQ(notices[0].state, SessionState::kRunning);
+  EXPECT_EQ(notices[0].detail, "saving audio stopped: " + info.audio_error);
 }
 
 // Several sessions at once, publishing from their workers while others poke them.
