@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <random>
 #include <sstream>
 
 #include "asr/pocketsphinx_engine.h"
+#include "base/logging.h"
 #include "events/json_codec.h"
 #include "store/caption_writers.h"
 #include "store/session_log.h"
@@ -47,14 +47,12 @@ int HttpStatusOf(const Status& status) {
   }
 }
 
-std::string RandomId();
-
 // A 500 that says only `detail` and an error id; `what` goes to the log with the same id.
 HttpResponse InternalError(const HttpRequest& request, std::string_view detail,
                            std::string_view what) {
-  const std::string error_id = RandomId();
-  spdlog::error("req={} error_id={} {} {} failed: {}", request.request_id, error_id, request.method,
-                request.path, what);
+  const std::string error_id = NewLogId();
+  LogWith(spdlog::level::err, {{"request_id", request.request_id}, {"error_id", error_id}},
+          "{} {} failed: {}", request.method, request.path, what);
   return JsonResponse(500, Json{{"detail", detail}, {"error_id", error_id}});
 }
 
@@ -64,13 +62,6 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
   const int code = HttpStatusOf(status);
   if (code == 500) return InternalError(request, kInternalError, status.ToString());
   return Error(code, status.message());
-}
-
-std::string RandomId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::ostringstream id;
-  id << std::hex << rng();
-  return id.str();
 }
 
 int64_t WallNowNs() {
@@ -375,6 +366,8 @@ HttpResponse Api::CreateSession(const HttpRequest& request) const {
     return StatusResponse(request, status);
   }
   const std::string id = created.value()->id();
+  LogWith(spdlog::level::info, {{"request_id", request.request_id}, {"session_id", id}},
+          "session created");
   std::string ws_origin = options_.public_origin;
   if (ws_origin.rfind("http", 0) == 0) ws_origin.replace(0, 4, "ws");
   return JsonResponse(201, Json{{"session_id", id}, {"ws_url", ws_origin + "/ws/" + id}});

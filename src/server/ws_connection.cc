@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/logging.h"
 #include "events/event.h"
 #include "events/json_codec.h"
 
@@ -84,11 +85,12 @@ class EventsConnection final : public Viewer,
                                public WsConnection,
                                public std::enable_shared_from_this<EventsConnection> {
  public:
-  EventsConnection(beast::tcp_stream stream, std::string session_id, std::shared_ptr<Hub> hub,
-                   const WsContext& context)
+  EventsConnection(beast::tcp_stream stream, std::string session_id, std::string request_id,
+                   std::shared_ptr<Hub> hub, const WsContext& context)
       : ws_(std::move(stream)),
         heartbeat_(ws_.get_executor()),
         session_id_(std::move(session_id)),
+        request_id_(std::move(request_id)),
         hub_(std::move(hub)),
         context_(context) {}
 
@@ -133,7 +135,8 @@ class EventsConnection final : public Viewer,
 
   void OnAccept(beast::error_code ec) {
     if (ec) {
-      spdlog::debug("ws {}: handshake failed: {}", session_id_, ec.message());
+      LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+              "viewer handshake failed: {}", ec.message());
       return;
     }
     context_.registry->Add(shared_from_this());
@@ -185,8 +188,8 @@ class EventsConnection final : public Viewer,
         case Room::kDropNew:
           return;
         case Room::kNone:
-          spdlog::warn("ws {}: client too slow, {} frames queued; closing", session_id_,
-                       queue_.size());
+          LogWith(spdlog::level::warn, {{"session_id", session_id_}, {"request_id", request_id_}},
+                  "viewer too slow, {} frames queued; closing with 1013", queue_.size());
           queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
           return CloseAfterQueue(kCloseTryAgainLater, "client too slow");
       }
@@ -258,7 +261,8 @@ class EventsConnection final : public Viewer,
   void OnClosed(beast::error_code ec) {
     if (finished_) return;
     finished_ = true;
-    spdlog::debug("ws {}: viewer gone: {}", session_id_, ec.message());
+    LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+            "viewer gone: {}", ec.message());
     heartbeat_.cancel();
     queue_.clear();
     hub_->Detach(this);
@@ -269,6 +273,7 @@ class EventsConnection final : public Viewer,
   net::steady_timer heartbeat_;
   beast::flat_buffer read_buffer_;
   const std::string session_id_;
+  const std::string request_id_;  // the upgrade's, for log lines
   const std::shared_ptr<Hub> hub_;
   const WsContext& context_;
   std::deque<Outgoing> queue_;  // front is in flight while writing_
@@ -286,8 +291,12 @@ class EventsConnection final : public Viewer,
 class AudioConnection final : public WsConnection,
                               public std::enable_shared_from_this<AudioConnection> {
  public:
-  AudioConnection(beast::tcp_stream stream, std::string session_id, const WsContext& context)
-      : ws_(std::move(stream)), session_id_(std::move(session_id)), context_(context) {}
+  AudioConnection(beast::tcp_stream stream, std::string session_id, std::string request_id,
+                  const WsContext& context)
+      : ws_(std::move(stream)),
+        session_id_(std::move(session_id)),
+        request_id_(std::move(request_id)),
+        context_(context) {}
 
   void Start(const WsRequest& request) {
     Configure(ws_, context_.heartbeat_interval_ms);
@@ -305,7 +314,8 @@ class AudioConnection final : public WsConnection,
  private:
   void OnAccept(beast::error_code ec) {
     if (ec) {
-      spdlog::debug("audio {}: handshake failed: {}", session_id_, ec.message());
+      LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+              "producer handshake failed: {}", ec.message());
       context_.registry->ReleaseAudio(session_id_);
       return;
     }
@@ -345,7 +355,8 @@ class AudioConnection final : public WsConnection,
     try {
       return context_.api->PushAudio(session_id_, frame);
     } catch (const std::exception& e) {
-      spdlog::error("audio {}: pushing a frame failed: {}", session_id_, e.what());
+      LogWith(spdlog::level::err, {{"session_id", session_id_}, {"request_id", request_id_}},
+              "pushing a frame failed: {}", e.what());
       return Status::Internal("internal error");
     }
   }
@@ -363,7 +374,8 @@ class AudioConnection final : public WsConnection,
   void OnClosed(beast::error_code ec) {
     if (finished_) return;
     finished_ = true;
-    spdlog::debug("audio {}: producer gone: {}", session_id_, ec.message());
+    LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+            "producer gone: {}", ec.message());
     context_.registry->ReleaseAudio(session_id_);
     context_.registry->Remove(this);
   }
@@ -371,6 +383,7 @@ class AudioConnection final : public WsConnection,
   WsStream ws_;
   beast::flat_buffer read_buffer_;
   const std::string session_id_;
+  const std::string request_id_;  // the upgrade's, for log lines
   const WsContext& context_;
   bool closing_ = false;
   bool finished_ = false;
@@ -449,22 +462,25 @@ FrameKind ClassifyFrame(std::string_view envelope) {
 }
 
 void StartEventsConnection(beast::tcp_stream stream, const WsRequest& request,
-                           std::string session_id, const WsContext& context) {
+                           std::string session_id, std::string request_id,
+                           const WsContext& context) {
   auto hub = context.hubs->Find(session_id);
   if (hub == nullptr) {
     // CheckUpgrade found the session, so its hub exists; refuse politely if it does not.
-    spdlog::warn("ws {}: session has no hub", session_id);
+    LogWith(spdlog::level::warn, {{"session_id", session_id}, {"request_id", request_id}},
+            "session has no hub");
     return;
   }
   const auto connection = std::make_shared<EventsConnection>(
-      std::move(stream), std::move(session_id), std::move(hub), context);
+      std::move(stream), std::move(session_id), std::move(request_id), std::move(hub), context);
   connection->Start(request);
 }
 
 void StartAudioConnection(beast::tcp_stream stream, const WsRequest& request,
-                          std::string session_id, const WsContext& context) {
-  const auto connection =
-      std::make_shared<AudioConnection>(std::move(stream), std::move(session_id), context);
+                          std::string session_id, std::string request_id,
+                          const WsContext& context) {
+  const auto connection = std::make_shared<AudioConnection>(
+      std::move(stream), std::move(session_id), std::move(request_id), context);
   connection->Start(request);
 }
 

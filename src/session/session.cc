@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/logging.h"
+
 namespace lx::session {
 namespace {
 
@@ -149,6 +151,8 @@ Status Session::Push(std::span<const unsigned char> frame) {
 }
 
 void Session::Run() {
+  // Every line this worker logs (the engine's and the input's too) names its session.
+  const ScopedLogFields log_fields({{"session_id", id_}});
   Status result;
   try {
     SetState(SessionState::kRunning);
@@ -269,14 +273,14 @@ void Session::Exit(const Status& result) {
     state_ = state;
     error_ = result.ok() ? "" : result.message();
   }
-  if (!result.ok()) spdlog::warn("session {} failed: {}", id_, result.message());
+  if (!result.ok()) spdlog::warn("worker failed: {}", result.message());
   try {
     Publish(events::StatusChange{.state = state, .detail = result.ok() ? "" : result.message()});
   } catch (const std::exception& e) {
     // The sink itself may be what failed; the state is set, which is what matters.
-    spdlog::warn("session {}: cannot publish its final status: {}", id_, e.what());
+    spdlog::warn("cannot publish the final status: {}", e.what());
   } catch (...) {
-    spdlog::warn("session {}: cannot publish its final status", id_);
+    spdlog::warn("cannot publish the final status");
   }
 }
 

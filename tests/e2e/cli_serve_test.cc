@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,7 @@ using ::lx::testing::RunCommand;
 using ::lx::testing::SendHttp;
 using ::lx::testing::WsClient;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using Json = nlohmann::json;
 
@@ -146,6 +148,29 @@ class ServeCliTest : public ::testing::Test {
   bool Connect(WsClient& client, const std::string& target,
                const std::map<std::string, std::string>& headers = {}) {
     return client.Connect(kHost, server_->port(), target, headers);
+  }
+
+  // Waits (at most kCaptionTimeoutMs) until the session reports `status`.
+  bool WaitForStatus(const std::string& sid, const std::string& status) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kCaptionTimeoutMs);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const HttpReply reply = Http("GET", "/sessions/" + sid);
+      if (reply.status == 200 && Json::parse(reply.body)["status"] == status) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  // The server's log so far, one parsed JSON object a line (--log-format json).
+  std::vector<Json> JsonLog() {
+    std::vector<Json> lines;
+    std::istringstream log(ReadFile(dir_ / "server.log"));
+    for (std::string line; std::getline(log, line);) {
+      lines.push_back(Json::parse(line, nullptr, /*allow_exceptions=*/false));
+      EXPECT_FALSE(lines.back().is_discarded()) << "not JSON: " << line;
+    }
+    return lines;
   }
 
   // The session's status once it has left "starting" (its worker starts asynchronously).
@@ -336,6 +361,51 @@ TEST_F(ServeCliTest, ErrorsAreJsonWithADetail) {
   WsClient nowhere;
   EXPECT_FALSE(Connect(nowhere, "/ws/nosuchsession"));
   EXPECT_EQ(nowhere.refusal_status(), 404);
+}
+
+// The log lines of a request and of a session, found by their ids as jq would.
+std::vector<Json> WithField(const std::vector<Json>& lines, const std::string& key,
+                            const std::string& value) {
+  std::vector<Json> out;
+  for (const auto& line : lines) {
+    if (line.is_object() && line.value(key, "") == value) out.push_back(line);
+  }
+  return out;
+}
+
+TEST_F(ServeCliTest, JsonLogLinesCarryRequestAndSessionIdsAndNoTranscript) {
+  StartServer({"--log-format", "json"});
+  const std::string sid = CreateSession({{"type", "file"}, {"path", kClip}, {"speed", 0}});
+  ASSERT_FALSE(sid.empty());
+  ASSERT_TRUE(WaitForStatus(sid, "stopped"));
+  ASSERT_EQ(Http("GET", "/sessions/" + sid + "/snapshot").status, 200);
+  ASSERT_EQ(server_->Signal(SIGTERM, 5000), 0);
+
+  const auto lines = JsonLog();
+  const auto created = WithField(lines, "session_id", sid);
+  ASSERT_FALSE(created.empty());
+  EXPECT_EQ(created.front()["msg"], "session created");
+  const std::string request_id = created.front().value("request_id", "");
+  ASSERT_FALSE(request_id.empty()) << created.front();
+  const auto request = WithField(lines, "request_id", request_id);
+  ASSERT_EQ(request.size(), 2u) << "the creation and the access line";
+  EXPECT_THAT(request.back()["msg"].get<std::string>(), StartsWith("POST /sessions 201 "));
+  for (const auto& line : lines) {
+    EXPECT_THAT(line.dump(), Not(HasSubstr("young man"))) << "transcripts stay out of logs";
+  }
+}
+
+TEST_F(ServeCliTest, LogTranscriptsLogsEachFinalWithItsSession) {
+  StartServer({"--log-format", "json", "--log-transcripts"});
+  const std::string sid = CreateSession({{"type", "file"}, {"path", kClip}, {"speed", 0}});
+  ASSERT_FALSE(sid.empty());
+  ASSERT_TRUE(WaitForStatus(sid, "stopped"));
+  ASSERT_EQ(server_->Signal(SIGTERM, 5000), 0);
+  bool logged = false;
+  for (const auto& line : WithField(JsonLog(), "session_id", sid)) {
+    logged = logged || line["msg"].get<std::string>().find(kClipText) != std::string::npos;
+  }
+  EXPECT_TRUE(logged) << ReadFile(dir_ / "server.log");
 }
 
 TEST_F(ServeCliTest, TokenIsRequiredWhenConfigured) {

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/logging.h"
 #include "fakes/fake_capture.h"
 #include "fakes/fake_engine.h"
 
@@ -39,6 +40,16 @@ class ScriptedModel final : public asr::EngineModel {
         config.silence_ms, nullptr));
   }
 };
+
+// The JSON log line whose `key` is `value` (null when there is none).
+Json LogLineWith(const std::string& log, const std::string& key, const std::string& value) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    Json parsed = Json::parse(line);
+    if (parsed.value(key, "") == value) return parsed;
+  }
+  return nullptr;
+}
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -276,7 +287,9 @@ TEST_F(ApiTest, InternalFailuresAnswerAFixedDetailAndLogTheTextWithTheSameId) {
   std::ostringstream log;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
   auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  auto logger = std::make_shared<spdlog::logger>("capture", sink);
+  logger->set_formatter(MakeLogFormatter(LogFormat::kJson));
+  spdlog::set_default_logger(logger);
 
   std::vector<Route> routes = api_.Routes();
   for (Route& route : routes) {
@@ -302,8 +315,9 @@ TEST_F(ApiTest, InternalFailuresAnswerAFixedDetailAndLogTheTextWithTheSameId) {
     EXPECT_THAT(response.body, Not(HasSubstr("secret")));
     EXPECT_EQ(body.size(), 2u) << "only detail and error_id: " << response.body;
     const std::string id = body["error_id"];
-    EXPECT_THAT(log.str(), HasSubstr("error_id=" + id));
-    EXPECT_THAT(log.str(), HasSubstr("db password is hunter2 at /srv/secret"));
+    const Json line = LogLineWith(log.str(), "error_id", id);
+    EXPECT_EQ(line["request_id"], "test") << line;
+    EXPECT_THAT(line["msg"].get<std::string>(), HasSubstr("db password is hunter2 at /srv/secret"));
   }
   spdlog::set_default_logger(previous);
 }
