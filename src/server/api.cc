@@ -213,16 +213,41 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
   return Error(404, "no such route: " + request.path);
 }
 
+bool Router::MayBlock(const HttpRequest& request) const {
+  std::map<std::string, std::string> params;
+  return std::any_of(routes_.begin(), routes_.end(), [&](const Route& route) {
+    return route.may_block && route.method == request.method &&
+           Matches(route.pattern, request.path, &params);
+  });
+}
+
 Api::Api(ApiOptions options, session::SessionManager& sessions, HubRegistry& hubs)
-    : options_(std::move(options)), sessions_(sessions), hubs_(hubs), router_(Routes()) {}
+    : options_(std::move(options)),
+      sessions_(sessions),
+      hubs_(hubs),
+      router_(Routes()),
+      worker_(options_.worker_queue_limit_requests) {}
+
+bool Api::Authorized(const HttpRequest& request) const {
+  if (options_.token.empty()) return true;
+  const std::string header = request.Header("authorization");
+  const std::string bearer = header.rfind("Bearer ", 0) == 0 ? header.substr(7) : "";
+  const std::string presented = bearer.empty() ? request.Query("token").value_or("") : bearer;
+  return SameToken(presented, options_.token);
+}
+
+void Api::HandleAsync(HttpRequest request, Responder respond) const {
+  if (!Authorized(request)) return respond(Error(401, "missing or wrong token"));
+  if (!router_.MayBlock(request)) return respond(router_.Dispatch(request));
+  const Status queued = worker_.Submit([this, request = std::move(request), respond] {
+    const ScopedLogFields fields({{"request_id", request.request_id}});
+    respond(router_.Dispatch(request));
+  });
+  if (!queued.ok()) respond(Error(503, queued.message()));
+}
 
 HttpResponse Api::Handle(const HttpRequest& request) const {
-  if (!options_.token.empty()) {
-    const std::string header = request.Header("authorization");
-    const std::string bearer = header.rfind("Bearer ", 0) == 0 ? header.substr(7) : "";
-    const std::string presented = bearer.empty() ? request.Query("token").value_or("") : bearer;
-    if (!SameToken(presented, options_.token)) return Error(401, "missing or wrong token");
-  }
+  if (!Authorized(request)) return Error(401, "missing or wrong token");
   return router_.Dispatch(request);
 }
 
@@ -232,12 +257,7 @@ UpgradeDecision Api::CheckUpgrade(const HttpRequest& request) const {
   if (!events && !Matches("/sessions/{sid}/audio", request.path, &params)) {
     return {Error(404, "no WebSocket at " + request.path)};
   }
-  if (!options_.token.empty()) {
-    HttpRequest probe = request;
-    probe.path = "/health";
-    probe.method = "GET";
-    if (Handle(probe).status == 401) return {Error(401, "missing or wrong token")};
-  }
+  if (!Authorized(request)) return {Error(401, "missing or wrong token")};
   const std::string origin = request.Header("origin");
   const auto& allowed = options_.allowed_origins;
   if (!origin.empty() && origin != options_.public_origin &&
@@ -302,9 +322,11 @@ std::vector<Route> Api::Routes() const {
   routes.push_back({"GET", "/health", kInternalError, [](const HttpRequest&, const Params&) {
                       return JsonResponse(200, Json{{"status", "ok"}});
                     }});
+  // Creating a session opens its source and may load a model (about a second).
   routes.push_back(
       {"POST", "/sessions", kInternalError,
-       [this](const HttpRequest& request, const Params&) { return CreateSession(request); }});
+       [this](const HttpRequest& request, const Params&) { return CreateSession(request); },
+       /*may_block=*/true});
   routes.push_back({"GET", "/sessions", kInternalError, [this](const HttpRequest&, const Params&) {
                       Json list = Json::array();
                       for (const auto& s : sessions_.List()) {
@@ -342,7 +364,8 @@ std::vector<Route> Api::Routes() const {
   routes.push_back({"GET", "/sessions/{sid}/export", kInternalError,
                     with_session([this](const HttpRequest& request, session::Session& s) {
                       return Export(request, s);
-                    })});
+                    }),
+                    /*may_block=*/true});  // reads the whole finals log
   routes.push_back({"GET", "/metrics", "metrics error",
                     [this](const HttpRequest&, const Params&) { return ServerMetrics(); }});
   routes.push_back({"GET", "/models/asr", kInternalError,

@@ -31,6 +31,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr auto kReadTimeout = std::chrono::seconds(30);   // a request must arrive in this time
+constexpr auto kWriteTimeout = std::chrono::seconds(30);  // its response must leave in this
 constexpr auto kLingerTimeout = std::chrono::seconds(2);  // draining a closed connection
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
 
@@ -196,7 +197,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (beast::websocket::is_upgrade(beast_request)) {
       return Upgrade(beast_request, *request);
     }
-    Respond(Handle(*request), beast_request.keep_alive());
+    Handle(std::move(*request), beast_request.keep_alive());
   }
 
   HttpResponse InternalError(std::string_view what) {
@@ -208,14 +209,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     return response;
   }
 
-  // Never lets an exception reach asio: it becomes a 500 with an error id.
-  HttpResponse Handle(const HttpRequest& request) {
+  // Hands the request to the API, which answers at once or from its worker thread; either way
+  // the response comes back through this connection's strand. No read is pending meanwhile, so
+  // responses keep the order of requests. Never lets an exception reach asio: it becomes a 500
+  // with an error id.
+  void Handle(HttpRequest request, bool keep_alive) {
+    const ScopedLogFields fields({{"request_id", request_id_}});
+    auto respond = [self = shared_from_this(), keep_alive](HttpResponse response) {
+      net::dispatch(self->stream_.get_executor(),
+                    [self, keep_alive, response = std::move(response)] {
+                      self->Respond(response, keep_alive);
+                    });
+    };
     try {
-      return context_.api->Handle(request);
+      context_.api->HandleAsync(std::move(request), std::move(respond));
     } catch (const std::exception& e) {
-      return InternalError(e.what());
+      Respond(InternalError(e.what()), keep_alive);
     } catch (...) {
-      return InternalError("unknown exception");
+      Respond(InternalError("unknown exception"), keep_alive);
     }
   }
 
@@ -258,6 +269,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     message->body() = response.body;
     message->prepare_payload();
     LogRequest(response.status);
+    stream_.expires_after(kWriteTimeout);
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message](beast::error_code ec, size_t) {
                         self->OnWrite(message->need_eof(), ec);

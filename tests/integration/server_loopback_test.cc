@@ -1,0 +1,315 @@
+// The server's real parts — HttpServer, Api, hubs, SessionManager — over loopback sockets, with a
+// scripted recognizer instead of PocketSphinx: what the network loop does under load and with
+// slow clients, which the end-to-end tests of the binary cannot steer.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+// Boost 1.74's asio needs <utility> before its headers under -std=c++20.
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/logging.h"
+#include "fakes/fake_capture.h"
+#include "fakes/fake_engine.h"
+#include "server/api.h"
+#include "server/http_server.h"
+#include "server/hub.h"
+#include "session/session_manager.h"
+#include "support/ws_client.h"
+
+namespace lx::server {
+namespace {
+
+namespace fs = std::filesystem;
+using ::lx::testing::HttpReply;
+using ::lx::testing::SendHttp;
+using ::lx::testing::WsClient;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
+
+constexpr char kHost[] = "127.0.0.1";
+
+// A door threads wait at until it is opened.
+class Gate {
+ public:
+  explicit Gate(bool open) : open_(open) {}
+  void Open() {
+    const std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  void Close() {
+    const std::lock_guard lock(mutex_);
+    open_ = false;
+  }
+  // False when still shut after `timeout`.
+  bool Wait(std::chrono::milliseconds timeout = 20s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_;  // guarded by mutex_
+};
+
+// A model whose streams hear `script` (stream seconds, whatever the audio holds).
+class ScriptedModel final : public asr::EngineModel {
+ public:
+  explicit ScriptedModel(std::vector<testing::FakeSpeech> script) : script_(std::move(script)) {}
+  std::string_view engine_name() const override { return "fake"; }
+  std::string_view model_name() const override { return "scripted"; }
+  Result<std::unique_ptr<asr::EngineStream>> CreateStream(
+      const asr::EngineStreamConfig& config) const override {
+    return std::unique_ptr<asr::EngineStream>(
+        std::make_unique<testing::FakeEngineStream>(script_, config.silence_ms, nullptr));
+  }
+
+ private:
+  std::vector<testing::FakeSpeech> script_;
+};
+
+// `count` one-word segments "w1" ... 0.2 s long, one every 0.6 s from 0.3 s on.
+std::vector<testing::FakeSpeech> ManySegments(int count) {
+  std::vector<testing::FakeSpeech> script;
+  for (int i = 0; i < count; ++i) {
+    script.push_back(testing::SpeechAt(0.3 + 0.6 * i, {"w" + std::to_string(i + 1)}, 0.2));
+  }
+  return script;
+}
+
+// `seconds` of 16 kHz mono silence as a WAV file (the scripted models ignore what they hear).
+void WriteSilentWav(const fs::path& path, double seconds) {
+  const auto samples = static_cast<uint32_t>(seconds * 16000);
+  std::ofstream out(path, std::ios::binary);
+  auto u32 = [&](uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [&](uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
+  out.write("RIFF", 4);
+  u32(36 + samples * 2);
+  out.write("WAVEfmt ", 8);
+  u32(16);
+  u16(1);  // PCM
+  u16(1);  // mono
+  u32(16000);
+  u32(32000);
+  u16(2);
+  u16(16);
+  out.write("data", 4);
+  u32(samples * 2);
+  const std::vector<char> zeros(samples * 2, 0);
+  out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+}
+
+// Keeps what is logged in a string that the test may read while servers log.
+class StringSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string Text() {
+    const std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    text_.append(line.data(), line.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;  // guarded by mutex_ (the base class's)
+};
+
+// Makes the default logger write JSON lines into a string while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() : sink_(std::make_shared<StringSink>()), previous_(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>("captured", sink_);
+    logger->set_formatter(MakeLogFormatter(LogFormat::kJson));
+    logger->set_level(spdlog::level::debug);
+    spdlog::set_default_logger(logger);
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  std::string Text() { return sink_->Text(); }
+  // Every line written so far, parsed.
+  std::vector<Json> Lines() {
+    std::vector<Json> lines;
+    std::istringstream in(Text());
+    for (std::string line; std::getline(in, line);) lines.push_back(Json::parse(line));
+    return lines;
+  }
+
+ private:
+  std::shared_ptr<StringSink> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Reads envelopes until one satisfies `last` (included), the socket closes or nothing comes for
+// 20 s.
+template <typename Predicate>
+std::vector<Json> ReadUntil(WsClient& client, Predicate last) {
+  std::vector<Json> envelopes;
+  while (const auto message = client.Read(20000)) {
+    envelopes.push_back(Json::parse(*message));
+    if (last(envelopes.back())) break;
+  }
+  return envelopes;
+}
+
+class ServerLoopbackTest : public ::testing::Test {
+ protected:
+  ServerLoopbackTest()
+      : dir_(fs::temp_directory_path() /
+             ("lx_loopback_" +
+              std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()))),
+        capture_(testing::FakeCaptureScript{}),
+        hubs_(io_),
+        sessions_(
+            session::SessionManagerOptions{(dir_ / "data").string(), "speech",
+                                           [this](std::function<void()> body) {
+                                             // A session's worker waits for workers_may_start_
+                                             // before it runs.
+                                             return std::thread([this, body = std::move(body)] {
+                                               EXPECT_TRUE(workers_may_start_.Wait());
+                                               body();
+                                             });
+                                           }},
+            capture_, [this](const std::string& dir) { return LoadModel(dir); },
+            [this](const std::string& sid) { return hubs_.Create(sid); }, SteadyClock::Instance()) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+
+  ~ServerLoopbackTest() override {
+    workers_may_start_.Open();
+    model_may_load_.Open();
+    if (network_.joinable()) {
+      server_->Shutdown();
+      network_.join();
+    }
+    if (HasFailure()) std::cerr << "server log:\n" << log_.Text();
+    api_.reset();
+    server_.reset();
+    sessions_.StopAll();
+    fs::remove_all(dir_);
+  }
+
+  // Listens on a free loopback port and serves on one network thread.
+  void Start(HttpServerOptions options = {}) {
+    options.host = kHost;
+    options.port = 0;
+    options.shutdown_grace_ms = 1000;
+    server_ = std::make_unique<HttpServer>(io_, options, sessions_, hubs_);
+    const auto port = server_->Listen();
+    ASSERT_TRUE(port.ok()) << port.status().ToString();
+    port_ = port.value();
+    ApiOptions api_options;
+    api_options.public_origin = "http://127.0.0.1:" + std::to_string(port_);
+    api_options.max_body_bytes = options.max_body_bytes;
+    api_options.heartbeat_interval_ms = options.heartbeat_interval_ms;
+    api_ = std::make_unique<Api>(api_options, sessions_, hubs_);
+    network_ = std::thread([this] { server_->Run(*api_); });
+  }
+
+  // The models, by folder: "speech" hears two words, "many" 150 one-word segments, "slow"
+  // waits for model_may_load_ and then hears what "speech" does.
+  Result<std::unique_ptr<asr::EngineModel>> LoadModel(const std::string& dir) {
+    if (dir == "many") return std::unique_ptr<asr::EngineModel>(MakeModel(ManySegments(150)));
+    if (dir == "slow") {
+      model_loading_.Open();
+      EXPECT_TRUE(model_may_load_.Wait());
+    }
+    return std::unique_ptr<asr::EngineModel>(
+        MakeModel({testing::SpeechAt(0.5, {"hello", "world"})}));
+  }
+  static std::unique_ptr<asr::EngineModel> MakeModel(std::vector<testing::FakeSpeech> script) {
+    return std::make_unique<ScriptedModel>(std::move(script));
+  }
+
+  HttpReply Http(const std::string& method, const std::string& target, const std::string& body = "",
+                 int timeout_ms = 10000) {
+    return SendHttp(kHost, port_, method, target, body, {}, timeout_ms);
+  }
+
+  // Creates a session (POST /sessions with `body`) and returns its id, "" on failure.
+  std::string CreateSession(const Json& body) {
+    const HttpReply reply = Http("POST", "/sessions", body.dump());
+    EXPECT_EQ(reply.status, 201) << reply.body << reply.error;
+    if (reply.status != 201) return "";
+    return Json::parse(reply.body).at("session_id").get<std::string>();
+  }
+
+  // A session playing `seconds` of audio at `speed` through the model in `model_dir`.
+  std::string CreateFileSession(const std::string& model_dir, double seconds, double speed) {
+    const fs::path wav = dir_ / ("audio_" + std::to_string(++wavs_) + ".wav");
+    WriteSilentWav(wav, seconds);
+    return CreateSession({{"source", {{"type", "file"}, {"path", wav.string()}, {"speed", speed}}},
+                          {"asr", {{"model_dir", model_dir}}}});
+  }
+
+  bool Connect(WsClient& client, const std::string& target) {
+    return client.Connect(kHost, port_, target);
+  }
+
+  fs::path dir_;
+  CapturedLog log_;
+  boost::asio::io_context io_;
+  testing::FakeCaptureBackend capture_;
+  HubRegistry hubs_;
+  Gate workers_may_start_{true};
+  Gate model_may_load_{false};
+  Gate model_loading_{false};
+  int wavs_ = 0;
+  session::SessionManager sessions_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<Api> api_;
+  std::thread network_;
+  uint16_t port_ = 0;
+};
+
+// Loading a model takes about a second; the network thread must not wait for it.
+TEST_F(ServerLoopbackTest, TheNetworkAnswersWhileASessionsModelLoads) {
+  Start();
+  auto created = std::async(std::launch::async, [this] {
+    return Http("POST", "/sessions",
+                R"({"source": {"type": "push"}, "asr": {"model_dir": "slow"}})");
+  });
+  ASSERT_TRUE(model_loading_.Wait());
+
+  const HttpReply health = Http("GET", "/health", "", 2000);
+  EXPECT_EQ(health.status, 200) << health.error;
+  EXPECT_EQ(Http("GET", "/sessions", "", 2000).status, 200);
+  EXPECT_EQ(created.wait_for(0s), std::future_status::timeout) << "still loading";
+
+  model_may_load_.Open();
+  const HttpReply reply = created.get();
+  ASSERT_EQ(reply.status, 201) << reply.body << reply.error;
+  const Json body = Json::parse(reply.body);
+  EXPECT_EQ(body["ws_url"], "ws://127.0.0.1:" + std::to_string(port_) + "/ws/" +
+                                body["session_id"].get<std::string>());
+}
+
+}  // namespace
+}  // namespace lx::server
