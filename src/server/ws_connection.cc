@@ -62,8 +62,8 @@ void Configure(WsStream& ws, int heartbeat_interval_ms) {
   }));
 }
 
-// The server.hb envelope (docs/protocol.md): seq is the newest event's, so a client can tell
-// whether it missed any.
+// The server.hb envelope (docs/protocol.md): seq is that of the newest event the session gave
+// this viewer, so a client that saw a smaller one knows it missed some.
 std::string HeartbeatFrame(const std::string& session_id, uint64_t last_seq) {
   const auto wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
@@ -75,7 +75,7 @@ std::string HeartbeatFrame(const std::string& session_id, uint64_t last_seq) {
 // A viewer that ignores what it is sent: attached only to run code on a hub's strand.
 class NullViewer final : public Viewer {
  public:
-  void Deliver(std::shared_ptr<const std::string> /*frame*/) override {}
+  void Deliver(std::shared_ptr<const std::string> /*frame*/, uint64_t /*seq*/) override {}
   ViewerStats Stats() const override { return {}; }
 };
 
@@ -102,9 +102,11 @@ class EventsConnection final : public Viewer,
   }
 
   // Called on the hub's strand.
-  void Deliver(std::shared_ptr<const std::string> frame) override {
-    net::post(ws_.get_executor(),
-              [self = shared_from_this(), frame = std::move(frame)] { self->Enqueue(frame); });
+  void Deliver(std::shared_ptr<const std::string> frame, uint64_t seq) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), seq] {
+      self->last_seq_ = seq;
+      self->Enqueue(frame);
+    });
   }
 
   ViewerStats Stats() const override {
@@ -167,8 +169,9 @@ class EventsConnection final : public Viewer,
 
   void OnHeartbeat(beast::error_code ec) {
     if (ec || closing_ || finished_) return;
-    Enqueue(
-        std::make_shared<const std::string>(HeartbeatFrame(session_id_, hub_->Summary().last_seq)));
+    // Not the hub's newest seq: an event may be on its way to this strand, and the heartbeat
+    // must not announce it before it arrives.
+    Enqueue(std::make_shared<const std::string>(HeartbeatFrame(session_id_, last_seq_)));
     DoHeartbeat();
   }
 
@@ -277,6 +280,7 @@ class EventsConnection final : public Viewer,
   const std::shared_ptr<Hub> hub_;
   const WsContext& context_;
   std::deque<Outgoing> queue_;  // front is in flight while writing_
+  uint64_t last_seq_ = 0;       // of the newest frame the hub delivered (sent or dropped)
   // Delivery figures, written on the strand, read by Stats() from any thread.
   std::atomic<uint64_t> offered_frames_{0};
   std::atomic<uint64_t> sent_frames_{0};

@@ -12,6 +12,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -166,6 +167,15 @@ class CapturedLog {
   std::shared_ptr<spdlog::logger> previous_;
 };
 
+// Envelopes of type `type`.
+std::vector<Json> OfType(const std::vector<Json>& envelopes, const std::string& type) {
+  std::vector<Json> out;
+  for (const auto& e : envelopes) {
+    if (e["t"] == type) out.push_back(e);
+  }
+  return out;
+}
+
 // Reads envelopes until one satisfies `last` (included), the socket closes or nothing comes for
 // 20 s.
 template <typename Predicate>
@@ -176,6 +186,42 @@ std::vector<Json> ReadUntil(WsClient& client, Predicate last) {
     if (last(envelopes.back())) break;
   }
   return envelopes;
+}
+
+bool IsStatus(const Json& envelope, const std::string& state) {
+  return envelope["t"] == "status" && envelope["data"]["state"] == state;
+}
+
+// Checks the seq rules of docs/protocol.md on what one viewer received, welcome first: events
+// have strictly increasing seqs; a heartbeat repeats the seq of the event before it.
+void ExpectSeqRules(const std::vector<Json>& envelopes) {
+  ASSERT_FALSE(envelopes.empty());
+  ASSERT_EQ(envelopes.front()["t"], "session.welcome");
+  uint64_t last = envelopes.front()["seq"].get<uint64_t>();
+  for (size_t i = 1; i < envelopes.size(); ++i) {
+    const Json& e = envelopes[i];
+    const uint64_t seq = e["seq"].get<uint64_t>();
+    if (e["t"] == "server.hb") {
+      EXPECT_EQ(seq, last) << "heartbeat " << i << " after seq " << last;
+      EXPECT_EQ(e["data"], Json::object());
+    } else {
+      EXPECT_GT(seq, last) << e.dump();
+      last = seq;
+    }
+  }
+}
+
+// The server's monotonic time between consecutive heartbeats.
+std::vector<std::chrono::nanoseconds> HeartbeatGaps(const std::vector<Json>& envelopes) {
+  std::vector<std::chrono::nanoseconds> gaps;
+  int64_t previous = -1;
+  for (const auto& e : envelopes) {
+    if (e["t"] != "server.hb") continue;
+    const auto now = e["t_mono_ns"].get<int64_t>();
+    if (previous >= 0) gaps.emplace_back(now - previous);
+    previous = now;
+  }
+  return gaps;
 }
 
 class ServerLoopbackTest : public ::testing::Test {
@@ -309,6 +355,51 @@ TEST_F(ServerLoopbackTest, TheNetworkAnswersWhileASessionsModelLoads) {
   const Json body = Json::parse(reply.body);
   EXPECT_EQ(body["ws_url"], "ws://127.0.0.1:" + std::to_string(port_) + "/ws/" +
                                 body["session_id"].get<std::string>());
+}
+
+// server.hb: every heartbeat_interval_ms (never sooner), its seq the last event's.
+TEST_F(ServerLoopbackTest, AnIdleViewerGetsAHeartbeatEveryInterval) {
+  HttpServerOptions options;
+  options.heartbeat_interval_ms = 100;
+  Start(options);
+  const std::string sid = CreateSession({{"source", {{"type", "push"}}}});
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  int heartbeats = 0;
+  const auto envelopes =
+      ReadUntil(viewer, [&](const Json& e) { return e["t"] == "server.hb" && ++heartbeats == 8; });
+  ASSERT_EQ(heartbeats, 8);
+  EXPECT_EQ(envelopes.front()["data"]["heartbeat_interval_ms"], 100);
+  ExpectSeqRules(envelopes);
+  auto gaps = HeartbeatGaps(envelopes);
+  ASSERT_EQ(gaps.size(), 7u);
+  for (const auto gap : gaps) {
+    EXPECT_GE(gap, 100ms);
+    EXPECT_LT(gap, 2s) << "only a stalled machine is this late";
+  }
+  std::sort(gaps.begin(), gaps.end());
+  EXPECT_LT(gaps[gaps.size() / 2], 250ms) << "the median interval";
+}
+
+// Heartbeats interleave with a stream of events without ever announcing an event that is still
+// on its way to the viewer.
+TEST_F(ServerLoopbackTest, HeartbeatsAmongEventsRepeatTheLastSeqTheViewerGot) {
+  HttpServerOptions options;
+  options.heartbeat_interval_ms = 20;
+  Start(options);
+  workers_may_start_.Close();
+  const std::string sid = CreateFileSession("many", 6, 3);
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  workers_may_start_.Open();
+  const auto envelopes = ReadUntil(viewer, [](const Json& e) { return IsStatus(e, "stopped"); });
+  ASSERT_TRUE(IsStatus(envelopes.back(), "stopped"));
+  ExpectSeqRules(envelopes);
+  EXPECT_GE(OfType(envelopes, "server.hb").size(), 20u);
+  EXPECT_GE(OfType(envelopes, "asr.final").size(), 9u);
+  EXPECT_GE(OfType(envelopes, "vu").size(), 59u);
 }
 
 }  // namespace
