@@ -47,6 +47,7 @@ using Json = nlohmann::json;
 using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
 
 constexpr char kHost[] = "127.0.0.1";
+constexpr size_t kWordySegments = 150;  // the "wordy" model's
 
 // A door threads wait at until it is opened.
 class Gate {
@@ -89,11 +90,16 @@ class ScriptedModel final : public asr::EngineModel {
   std::vector<testing::FakeSpeech> script_;
 };
 
-// `count` one-word segments "w1" ... 0.2 s long, one every 0.6 s from 0.3 s on.
-std::vector<testing::FakeSpeech> ManySegments(int count) {
+// `count` segments "w1 w2 ..." of `words` words each, every word `word_s` long; 0.4 s of silence
+// before each.
+std::vector<testing::FakeSpeech> ManySegments(int count, int words = 1, double word_s = 0.2) {
   std::vector<testing::FakeSpeech> script;
+  std::vector<std::string> text;
+  for (int w = 0; w < words; ++w) text.push_back("w" + std::to_string(w + 1));
+  double start_s = 0.4;
   for (int i = 0; i < count; ++i) {
-    script.push_back(testing::SpeechAt(0.3 + 0.6 * i, {"w" + std::to_string(i + 1)}, 0.2));
+    script.push_back(testing::SpeechAt(start_s, text, word_s));
+    start_s += words * word_s + 0.4;
   }
   return script;
 }
@@ -283,6 +289,9 @@ class ServerLoopbackTest : public ::testing::Test {
   // waits for model_may_load_ and then hears what "speech" does.
   Result<std::unique_ptr<asr::EngineModel>> LoadModel(const std::string& dir) {
     if (dir == "many") return std::unique_ptr<asr::EngineModel>(MakeModel(ManySegments(150)));
+    if (dir == "wordy") {
+      return std::unique_ptr<asr::EngineModel>(MakeModel(ManySegments(kWordySegments, 300, 0.01)));
+    }
     if (dir == "slow") {
       model_loading_.Open();
       EXPECT_TRUE(model_may_load_.Wait());
@@ -307,12 +316,15 @@ class ServerLoopbackTest : public ::testing::Test {
     return Json::parse(reply.body).at("session_id").get<std::string>();
   }
 
-  // A session playing `seconds` of audio at `speed` through the model in `model_dir`.
-  std::string CreateFileSession(const std::string& model_dir, double seconds, double speed) {
+  // A session playing `seconds` of audio at `speed` through the model in `model_dir`;
+  // `source` and `asr` add to its config.
+  std::string CreateFileSession(const std::string& model_dir, double seconds, double speed,
+                                Json source = Json::object(), Json asr = Json::object()) {
     const fs::path wav = dir_ / ("audio_" + std::to_string(++wavs_) + ".wav");
     WriteSilentWav(wav, seconds);
-    return CreateSession({{"source", {{"type", "file"}, {"path", wav.string()}, {"speed", speed}}},
-                          {"asr", {{"model_dir", model_dir}}}});
+    source.update({{"type", "file"}, {"path", wav.string()}, {"speed", speed}});
+    asr["model_dir"] = model_dir;
+    return CreateSession({{"source", source}, {"asr", asr}});
   }
 
   bool Connect(WsClient& client, const std::string& target) {
@@ -400,6 +412,65 @@ TEST_F(ServerLoopbackTest, HeartbeatsAmongEventsRepeatTheLastSeqTheViewerGot) {
   EXPECT_GE(OfType(envelopes, "server.hb").size(), 20u);
   EXPECT_GE(OfType(envelopes, "asr.final").size(), 9u);
   EXPECT_GE(OfType(envelopes, "vu").size(), 59u);
+}
+
+// The overflow policy of ws_connection.h: a viewer that stops reading is closed with 1013 once
+// its queue holds nothing it may drop, and a reading viewer of the same session loses nothing.
+// On loopback the kernel takes a few MB for a client that does not read, even with a small
+// receive buffer (the sender's buffer grows), so the session sends more than that: segments of
+// 300 words, whose finals are about 16 KB each.
+TEST_F(ServerLoopbackTest, ASlowViewerIsClosedWith1013WhileAReadingOneGetsEveryFinal) {
+  HttpServerOptions options;
+  options.send_queue_limit_frames = 64;
+  Start(options);
+  workers_may_start_.Close();
+  const std::string sid =
+      CreateFileSession("wordy", 30, 100, {{"loop", true}}, {{"partial_interval_ms", 500}});
+  ASSERT_FALSE(sid.empty());
+  WsClient slow;
+  slow.set_receive_buffer_bytes(1);  // the kernel's minimum
+  ASSERT_TRUE(Connect(slow, "/ws/" + sid));
+  WsClient reader;
+  ASSERT_TRUE(Connect(reader, "/ws/" + sid));
+  workers_may_start_.Open();
+
+  size_t finals_seen = 0;
+  auto got = ReadUntil(reader, [&](const Json& e) {
+    return e["t"] == "asr.final" && ++finals_seen == kWordySegments;
+  });
+  ASSERT_EQ(finals_seen, kWordySegments);
+  ASSERT_EQ(Http("DELETE", "/sessions/" + sid).status, 200);
+  for (const auto& e : ReadUntil(reader, [](const Json& e) { return IsStatus(e, "stopped"); })) {
+    got.push_back(e);
+  }
+  ASSERT_TRUE(IsStatus(got.back(), "stopped"));
+  ExpectSeqRules(got);
+  const auto finals = OfType(got, "asr.final");
+  ASSERT_EQ(finals.size(), kWordySegments) << "each final, once";
+  for (size_t i = 0; i < finals.size(); ++i) {
+    EXPECT_EQ(finals[i]["data"]["segment_id"], i + 1);
+    EXPECT_EQ(finals[i]["data"]["words"].size(), 300u);
+  }
+
+  std::vector<Json> slow_got;
+  size_t slow_bytes = 0;
+  while (const auto message = slow.Read(10000)) {
+    slow_bytes += message->size();
+    slow_got.push_back(Json::parse(*message));
+  }
+  ASSERT_TRUE(slow.closed()) << "not closed after " << slow_got.size() << " frames, " << slow_bytes
+                             << " bytes: did the kernel take them all?";
+  EXPECT_EQ(slow.close_code(), 1013);
+  EXPECT_EQ(slow.close_reason(), "client too slow");
+  EXPECT_LT(OfType(slow_got, "asr.final").size(), kWordySegments);
+  ExpectSeqRules(slow_got);
+
+  bool logged = false;
+  for (const auto& line : log_.Lines()) {
+    logged = logged || (line.value("session_id", "") == sid &&
+                        line["msg"].get<std::string>().find("too slow") != std::string::npos);
+  }
+  EXPECT_TRUE(logged) << "the close is logged with the session's id";
 }
 
 }  // namespace
