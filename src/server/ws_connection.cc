@@ -34,11 +34,13 @@ using WsStream = websocket::stream<beast::tcp_stream>;
 constexpr size_t kMaxViewerMessageBytes = 64 * 1024;  // viewers have nothing big to say
 constexpr size_t kMaxCloseReasonBytes = 123;          // RFC 6455: 125 bytes less the code
 constexpr int kMinIdleTimeoutMs = 10000;
+constexpr size_t kAudioReadChunkBytes = 64 * 1024;  // one read of a pushed frame, at most
 
 // Close codes (RFC 6455 section 7.4.1).
 constexpr uint16_t kCloseGoingAway = 1001;
 constexpr uint16_t kCloseUnsupportedData = 1003;
 constexpr uint16_t kClosePolicyViolation = 1008;
+constexpr uint16_t kCloseTooBig = 1009;
 constexpr uint16_t kCloseInternalError = 1011;
 constexpr uint16_t kCloseTryAgainLater = 1013;
 
@@ -304,7 +306,9 @@ class AudioConnection final : public WsConnection,
 
   void Start(const WsRequest& request) {
     Configure(ws_, context_.heartbeat_interval_ms);
-    ws_.read_message_max(kMaxAudioFrameBytes);  // Beast closes with 1009 beyond it
+    // The frame limit is enforced by DoRead/OnRead rather than by Beast, whose own 1009 close
+    // would give no reason.
+    ws_.read_message_max(0);
     ws_.async_accept(request,
                      beast::bind_front_handler(&AudioConnection::OnAccept, shared_from_this()));
   }
@@ -327,15 +331,23 @@ class AudioConnection final : public WsConnection,
     DoRead();
   }
 
+  // Reads the frame in parts, buffering at most one byte past the limit: enough to know that a
+  // frame is too big without holding all of it.
   void DoRead() {
-    ws_.async_read(read_buffer_,
-                   beast::bind_front_handler(&AudioConnection::OnRead, shared_from_this()));
+    const size_t room = kMaxAudioFrameBytes + 1 - read_buffer_.size();
+    ws_.async_read_some(read_buffer_, std::min(room, kAudioReadChunkBytes),
+                        beast::bind_front_handler(&AudioConnection::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
     if (ec) return OnClosed(ec);
     if (closing_) return;
     if (!ws_.got_binary()) return Close(kCloseUnsupportedData, "send binary PCM frames");
+    if (read_buffer_.size() > kMaxAudioFrameBytes) {
+      return Close(kCloseTooBig,
+                   "audio frame over " + std::to_string(kMaxAudioFrameBytes) + " bytes");
+    }
+    if (!ws_.is_message_done()) return DoRead();
     const auto data = read_buffer_.cdata();
     const Status pushed = Push(std::span<const unsigned char>(
         static_cast<const unsigned char*>(data.data()), data.size()));

@@ -235,6 +235,19 @@ std::vector<unsigned char> ClipPcm() {
   return {result.out.begin(), result.out.end()};
 }
 
+// Sends the clip and two seconds of silence as 100 ms frames, paced a little.
+void PushClip(WsClient& producer) {
+  std::vector<unsigned char> pcm = ClipPcm();
+  ASSERT_GT(pcm.size(), 90000u);
+  pcm.resize(pcm.size() + 2 * 16000 * 2, 0);  // two seconds of silence end the segment
+  constexpr size_t kFrameBytes = 3200;        // 100 ms
+  for (size_t at = 0; at < pcm.size(); at += kFrameBytes) {
+    const size_t n = std::min(kFrameBytes, pcm.size() - at);
+    ASSERT_TRUE(producer.WriteBinary(std::span(pcm.data() + at, n)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 TEST_F(ServeCliTest, FileSessionStreamsWelcomeThenCaptionsAndExportsVtt) {
   StartServer();
   const std::string sid = CreateSession({{"type", "file"}, {"path", kClip}, {"speed", 2}});
@@ -272,15 +285,7 @@ TEST_F(ServeCliTest, PushedPcmGivesTheSameFinalAsTheFile) {
   WsClient producer;
   ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio")) << producer.refusal_status();
 
-  std::vector<unsigned char> pcm = ClipPcm();
-  ASSERT_GT(pcm.size(), 90000u);
-  pcm.resize(pcm.size() + 2 * 16000 * 2, 0);  // two seconds of silence end the segment
-  constexpr size_t kFrameBytes = 3200;        // 100 ms
-  for (size_t at = 0; at < pcm.size(); at += kFrameBytes) {
-    const size_t n = std::min(kFrameBytes, pcm.size() - at);
-    ASSERT_TRUE(producer.WriteBinary(std::span(pcm.data() + at, n)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  PushClip(producer);
   const auto envelopes = ReadUntilFinal(viewer);
   ExpectCaptionStream(envelopes);
   EXPECT_EQ(OfType(envelopes, "asr.final").back()["data"]["text"], kClipText);
@@ -310,6 +315,31 @@ TEST_F(ServeCliTest, OddLengthAudioFrameClosesWith1003AndTheSessionRuns) {
   ASSERT_TRUE(next.WriteText("hello"));
   EXPECT_FALSE(next.Read());
   EXPECT_EQ(next.close_code(), 1003);
+}
+
+TEST_F(ServeCliTest, AudioFrameOver1MiBClosesWith1009AndTheSessionRuns) {
+  StartServer();
+  const std::string sid =
+      CreateSession({{"type", "push"}, {"sample_rate", 16000}, {"format", "s16le"}});
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio"));
+  const std::vector<unsigned char> huge((1 << 20) + 2, 0);  // whole samples, 2 bytes too many
+  producer.WriteBinary(huge);  // the server may close before it has read it all
+  EXPECT_FALSE(producer.Read());
+  ASSERT_TRUE(producer.closed());
+  EXPECT_EQ(producer.close_code(), 1009);
+  EXPECT_THAT(producer.close_reason(), HasSubstr("1048576 bytes"));
+
+  EXPECT_EQ(StatusOf(sid), "running");
+  WsClient next;
+  ASSERT_TRUE(Connect(next, "/sessions/" + sid + "/audio")) << next.refusal_status();
+  PushClip(next);
+  const auto envelopes = ReadUntilFinal(viewer);
+  ExpectCaptionStream(envelopes);
+  EXPECT_EQ(OfType(envelopes, "asr.final").back()["data"]["text"], kClipText);
 }
 
 TEST_F(ServeCliTest, SigtermClosesWebSocketsWith1001AndExitsZero) {

@@ -473,5 +473,31 @@ TEST_F(ServerLoopbackTest, ASlowViewerIsClosedWith1013WhileAReadingOneGetsEveryF
   EXPECT_TRUE(logged) << "the close is logged with the session's id";
 }
 
+// Pushed frames may be 1 MiB (kMaxAudioFrameBytes) and no more: one byte over closes the socket
+// with 1009 and a reason, and the session goes on.
+TEST_F(ServerLoopbackTest, APushedFrameMayBeOneMebibyteAndNoMore) {
+  Start();
+  const std::string sid = CreateSession({{"source", {{"type", "push"}}}});
+  ASSERT_FALSE(sid.empty());
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio"));
+  ASSERT_TRUE(producer.WriteBinary(std::vector<unsigned char>(kMaxAudioFrameBytes, 0)));
+  double audio_seconds = 0;
+  for (int i = 0; i < 1000 && audio_seconds < 32; ++i) {
+    std::this_thread::sleep_for(10ms);
+    audio_seconds = Json::parse(Http("GET", "/sessions/" + sid).body)["audio_seconds"];
+  }
+  EXPECT_NEAR(audio_seconds, 32.768, 0.2) << "the whole frame was taken";
+
+  producer.WriteBinary(std::vector<unsigned char>(kMaxAudioFrameBytes + 1, 0));
+  EXPECT_FALSE(producer.Read());
+  ASSERT_TRUE(producer.closed());
+  EXPECT_EQ(producer.close_code(), 1009);
+  EXPECT_EQ(producer.close_reason(), "audio frame over 1048576 bytes");
+  EXPECT_EQ(Json::parse(Http("GET", "/sessions/" + sid).body)["status"], "running");
+  WsClient next;
+  EXPECT_TRUE(Connect(next, "/sessions/" + sid + "/audio")) << "the producer's place is free";
+}
+
 }  // namespace
 }  // namespace lx::server
