@@ -3,8 +3,6 @@
 // slow clients, which the end-to-end tests of the binary cannot steer.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 // Boost 1.74's asio needs <utility> before its headers under -std=c++20.
@@ -21,7 +19,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <sstream>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +32,7 @@
 #include "server/http_server.h"
 #include "server/hub.h"
 #include "session/session_manager.h"
+#include "support/captured_log.h"
 #include "support/ws_client.h"
 
 namespace lx::server {
@@ -90,6 +90,32 @@ class ScriptedModel final : public asr::EngineModel {
   std::vector<testing::FakeSpeech> script_;
 };
 
+// A stream that hears nothing and throws after half a second of audio, as a buggy engine might.
+class ThrowingStream final : public asr::EngineStream {
+ public:
+  Status Feed(std::span<const float> samples) override {
+    fed_samples_ += samples.size();
+    if (fed_samples_ >= 8000) throw std::runtime_error("engine exploded at /srv/models/secret.bin");
+    return Status::Ok();
+  }
+  bool InSpeech() const override { return false; }
+  std::string Hypothesis() override { return ""; }
+  Result<asr::Utterance> EndUtterance() override { return asr::Utterance{}; }
+
+ private:
+  size_t fed_samples_ = 0;
+};
+
+class ThrowingModel final : public asr::EngineModel {
+ public:
+  std::string_view engine_name() const override { return "fake"; }
+  std::string_view model_name() const override { return "throwing"; }
+  Result<std::unique_ptr<asr::EngineStream>> CreateStream(
+      const asr::EngineStreamConfig& /*config*/) const override {
+    return std::unique_ptr<asr::EngineStream>(std::make_unique<ThrowingStream>());
+  }
+};
+
 // `count` segments "w1 w2 ..." of `words` words each, every word `word_s` long; 0.4 s of silence
 // before each.
 std::vector<testing::FakeSpeech> ManySegments(int count, int words = 1, double word_s = 0.2) {
@@ -125,53 +151,6 @@ void WriteSilentWav(const fs::path& path, double seconds) {
   const std::vector<char> zeros(samples * 2, 0);
   out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
 }
-
-// Keeps what is logged in a string that the test may read while servers log.
-class StringSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::string Text() {
-    const std::lock_guard lock(mutex_);
-    return text_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t line;
-    formatter_->format(msg, line);
-    text_.append(line.data(), line.size());
-  }
-  void flush_() override {}
-
- private:
-  std::string text_;  // guarded by mutex_ (the base class's)
-};
-
-// Makes the default logger write JSON lines into a string while it lives.
-class CapturedLog {
- public:
-  CapturedLog() : sink_(std::make_shared<StringSink>()), previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("captured", sink_);
-    logger->set_formatter(MakeLogFormatter(LogFormat::kJson));
-    logger->set_level(spdlog::level::debug);
-    spdlog::set_default_logger(logger);
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  CapturedLog(const CapturedLog&) = delete;
-  CapturedLog& operator=(const CapturedLog&) = delete;
-
-  std::string Text() { return sink_->Text(); }
-  // Every line written so far, parsed.
-  std::vector<Json> Lines() {
-    std::vector<Json> lines;
-    std::istringstream in(Text());
-    for (std::string line; std::getline(in, line);) lines.push_back(Json::parse(line));
-    return lines;
-  }
-
- private:
-  std::shared_ptr<StringSink> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 // Envelopes of type `type`.
 std::vector<Json> OfType(const std::vector<Json>& envelopes, const std::string& type) {
@@ -285,13 +264,16 @@ class ServerLoopbackTest : public ::testing::Test {
     network_ = std::thread([this] { server_->Run(*api_); });
   }
 
-  // The models, by folder: "speech" hears two words, "many" 150 one-word segments, "slow"
-  // waits for model_may_load_ and then hears what "speech" does.
+  // The models, by folder: "speech" hears two words, "many" 150 one-word segments, "wordy"
+  // kWordySegments of 300 words, "throws" throws after 0.5 s, and "slow" waits for
+  // model_may_load_ and then hears what "speech" does.
   Result<std::unique_ptr<asr::EngineModel>> LoadModel(const std::string& dir) {
     if (dir == "many") return std::unique_ptr<asr::EngineModel>(MakeModel(ManySegments(150)));
     if (dir == "wordy") {
       return std::unique_ptr<asr::EngineModel>(MakeModel(ManySegments(kWordySegments, 300, 0.01)));
     }
+    if (dir == "throws")
+      return std::unique_ptr<asr::EngineModel>(std::make_unique<ThrowingModel>());
     if (dir == "slow") {
       model_loading_.Open();
       EXPECT_TRUE(model_may_load_.Wait());
@@ -332,7 +314,7 @@ class ServerLoopbackTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  CapturedLog log_;
+  testing::CapturedLog log_;
   boost::asio::io_context io_;
   testing::FakeCaptureBackend capture_;
   HubRegistry hubs_;
@@ -466,7 +448,7 @@ TEST_F(ServerLoopbackTest, ASlowViewerIsClosedWith1013WhileAReadingOneGetsEveryF
   ExpectSeqRules(slow_got);
 
   bool logged = false;
-  for (const auto& line : log_.Lines()) {
+  for (const auto& line : log_.Objects()) {
     logged = logged || (line.value("session_id", "") == sid &&
                         line["msg"].get<std::string>().find("too slow") != std::string::npos);
   }
@@ -497,6 +479,40 @@ TEST_F(ServerLoopbackTest, APushedFrameMayBeOneMebibyteAndNoMore) {
   EXPECT_EQ(Json::parse(Http("GET", "/sessions/" + sid).body)["status"], "running");
   WsClient next;
   EXPECT_TRUE(Connect(next, "/sessions/" + sid + "/audio")) << "the producer's place is free";
+}
+
+// A worker that fails unexpectedly tells its viewers with server.error and then status error,
+// both with a fixed detail; the exception's text is only in the log, under the same error_id.
+TEST_F(ServerLoopbackTest, AnEngineExceptionReachesViewersAsServerErrorWithoutItsText) {
+  Start();
+  workers_may_start_.Close();
+  const std::string sid = CreateFileSession("throws", 3, 0);
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  workers_may_start_.Open();
+
+  const auto got = ReadUntil(viewer, [](const Json& e) { return IsStatus(e, "error"); });
+  ASSERT_GE(got.size(), 3u);
+  ASSERT_TRUE(IsStatus(got.back(), "error"));
+  EXPECT_EQ(got.back()["data"]["detail"], "internal error");
+  const Json& error = got[got.size() - 2];
+  ASSERT_EQ(error["t"], "server.error") << "just before the status";
+  EXPECT_EQ(error["data"]["code"], "internal");
+  EXPECT_EQ(error["data"]["detail"], "internal error");
+  const std::string error_id = error["data"]["error_id"];
+  EXPECT_EQ(error["data"].size(), 3u) << error.dump();
+  ExpectSeqRules(got);
+  for (const auto& e : got) EXPECT_EQ(e.dump().find("exploded"), std::string::npos) << e.dump();
+
+  const Json line = log_.Find("error_id", error_id);
+  ASSERT_TRUE(line.is_object()) << "no log line with error_id " << error_id;
+  EXPECT_EQ(line["session_id"], sid);
+  EXPECT_THAT(line["msg"].get<std::string>(),
+              HasSubstr("engine exploded at /srv/models/secret.bin"));
+  const HttpReply summary = Http("GET", "/sessions/" + sid);
+  EXPECT_EQ(Json::parse(summary.body)["error"], "internal error");
+  EXPECT_EQ(summary.body.find("exploded"), std::string::npos);
 }
 
 }  // namespace

@@ -2,14 +2,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <nlohmann/json.hpp>
 
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/captured_log.h"
 
 namespace lx {
 namespace {
@@ -31,40 +31,8 @@ TEST(JsonEscapeTest, EscapesWhatJsonStringsCannotHold) {
   for (const auto& [input, expected] : cases) EXPECT_EQ(JsonEscape(input), expected) << input;
 }
 
-// Makes the default logger write `format` lines into a string for the test's lifetime.
-class CapturedLog {
- public:
-  explicit CapturedLog(LogFormat format) : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    auto logger = std::make_shared<spdlog::logger>("captured", sink);
-    logger->set_formatter(MakeLogFormatter(format));
-    logger->set_level(spdlog::level::debug);
-    spdlog::set_default_logger(logger);
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  CapturedLog(const CapturedLog&) = delete;
-  CapturedLog& operator=(const CapturedLog&) = delete;
-
-  std::vector<std::string> Lines() const {
-    std::vector<std::string> lines;
-    std::istringstream in(out_.str());
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-  }
-  // Every line parsed as JSON (a line that is not JSON fails the test).
-  std::vector<Json> Objects() const {
-    std::vector<Json> objects;
-    for (const std::string& line : Lines()) objects.push_back(Json::parse(line));
-    return objects;
-  }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
 TEST(StructuredLogTest, JsonLinesCarryTheFieldsAsMembers) {
-  const CapturedLog log(LogFormat::kJson);
+  testing::CapturedLog log(LogFormat::kJson);
   LogWith(spdlog::level::err, {{"request_id", "r1"}, {"error_id", "e\"1"}}, "failed: {}", 42);
   spdlog::info("no fields \"quoted\"\n");
   const auto objects = log.Objects();
@@ -80,7 +48,7 @@ TEST(StructuredLogTest, JsonLinesCarryTheFieldsAsMembers) {
 }
 
 TEST(StructuredLogTest, ScopesNestAndEndWithTheirBlock) {
-  const CapturedLog log(LogFormat::kJson);
+  testing::CapturedLog log(LogFormat::kJson);
   {
     const ScopedLogFields session({{"session_id", "s1"}});
     spdlog::warn("in the session");
@@ -111,7 +79,7 @@ TEST(StructuredLogTest, ScopesNestAndEndWithTheirBlock) {
 }
 
 TEST(StructuredLogTest, FieldsBelongToTheThreadThatSetThem) {
-  const CapturedLog log(LogFormat::kJson);
+  testing::CapturedLog log(LogFormat::kJson);
   const ScopedLogFields mine({{"session_id", "main"}});
   std::thread other([] { spdlog::info("other thread"); });
   other.join();
@@ -123,7 +91,7 @@ TEST(StructuredLogTest, FieldsBelongToTheThreadThatSetThem) {
 }
 
 TEST(StructuredLogTest, TextLinesShowTheFieldsInBrackets) {
-  const CapturedLog log(LogFormat::kText);
+  testing::CapturedLog log(LogFormat::kText);
   const ScopedLogFields session({{"session_id", "s1"}});
   LogWith(spdlog::level::warn, {{"error_id", "e1"}}, "worker failed");
   spdlog::info("plain");
@@ -135,7 +103,7 @@ TEST(StructuredLogTest, TextLinesShowTheFieldsInBrackets) {
 }
 
 TEST(StructuredLogTest, FieldsBelowTheLevelCostNothingAndLeaveNoTrace) {
-  const CapturedLog log(LogFormat::kJson);
+  testing::CapturedLog log(LogFormat::kJson);
   LogWith(spdlog::level::trace, {{"session_id", "s1"}}, "hidden");
   spdlog::info("shown");
   const auto objects = log.Objects();

@@ -3,8 +3,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -14,12 +12,11 @@
 #include <future>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <thread>
 
-#include "base/logging.h"
 #include "fakes/fake_capture.h"
 #include "fakes/fake_engine.h"
+#include "support/captured_log.h"
 
 namespace lx::server {
 namespace {
@@ -44,16 +41,6 @@ class ScriptedModel final : public asr::EngineModel {
         config.silence_ms, nullptr));
   }
 };
-
-// The JSON log line whose `key` is `value` (null when there is none).
-Json LogLineWith(const std::string& log, const std::string& key, const std::string& value) {
-  std::istringstream lines(log);
-  for (std::string line; std::getline(lines, line);) {
-    Json parsed = Json::parse(line);
-    if (parsed.value(key, "") == value) return parsed;
-  }
-  return nullptr;
-}
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -376,12 +363,7 @@ TEST(ApiAsyncTest, ABlockingCreateRunsOnTheWorkerWhileOtherRequestsAnswerAtOnce)
 
 // Review finding 2: an exception inside a handler never reaches the client.
 TEST_F(ApiTest, InternalFailuresAnswerAFixedDetailAndLogTheTextWithTheSameId) {
-  std::ostringstream log;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
-  auto previous = spdlog::default_logger();
-  auto logger = std::make_shared<spdlog::logger>("capture", sink);
-  logger->set_formatter(MakeLogFormatter(LogFormat::kJson));
-  spdlog::set_default_logger(logger);
+  testing::CapturedLog log;
 
   std::vector<Route> routes = api_.Routes();
   for (Route& route : routes) {
@@ -407,11 +389,10 @@ TEST_F(ApiTest, InternalFailuresAnswerAFixedDetailAndLogTheTextWithTheSameId) {
     EXPECT_THAT(response.body, Not(HasSubstr("secret")));
     EXPECT_EQ(body.size(), 2u) << "only detail and error_id: " << response.body;
     const std::string id = body["error_id"];
-    const Json line = LogLineWith(log.str(), "error_id", id);
+    const Json line = log.Find("error_id", id);
     EXPECT_EQ(line["request_id"], "test") << line;
     EXPECT_THAT(line["msg"].get<std::string>(), HasSubstr("db password is hunter2 at /srv/secret"));
   }
-  spdlog::set_default_logger(previous);
 }
 
 }  // namespace
