@@ -45,7 +45,7 @@ struct LogField {
 // order it began.
 class ScopedLogFields {
  public:
-  explicit ScopedLogFields(std::initializer_list<LogField> fields);
+  ScopedLogFields(std::initializer_list<LogField> fields);
   ~ScopedLogFields();
   ScopedLogFields(const ScopedLogFields&) = delete;
   ScopedLogFields& operator=(const ScopedLogFields&) = delete;

@@ -236,7 +236,7 @@ bool Api::Authorized(const HttpRequest& request) const {
   return SameToken(presented, options_.token);
 }
 
-void Api::HandleAsync(HttpRequest request, Responder respond) const {
+void Api::HandleAsync(HttpRequest request, const Responder& respond) const {
   if (!Authorized(request)) return respond(Error(401, "missing or wrong token"));
   if (!router_.MayBlock(request)) return respond(router_.Dispatch(request));
   const Status queued = worker_.Submit([this, request = std::move(request), respond] {

@@ -75,7 +75,7 @@ class Api {
   // other request is answered on the calling thread before this returns. A full queue is a 503
   // at once. `respond` is called once, from either thread: the transport posts the response back
   // to the connection's own executor.
-  void HandleAsync(HttpRequest request, Responder respond) const;
+  void HandleAsync(HttpRequest request, const Responder& respond) const;
   // Answers on the calling thread, blocking routes included: for tests and tools, never for a
   // network thread.
   HttpResponse Handle(const HttpRequest& request) const;

@@ -268,18 +268,15 @@ class ServerLoopbackTest : public ::testing::Test {
   // kWordySegments of 300 words, "throws" throws after 0.5 s, and "slow" waits for
   // model_may_load_ and then hears what "speech" does.
   Result<std::unique_ptr<asr::EngineModel>> LoadModel(const std::string& dir) {
-    if (dir == "many") return std::unique_ptr<asr::EngineModel>(MakeModel(ManySegments(150)));
-    if (dir == "wordy") {
-      return std::unique_ptr<asr::EngineModel>(MakeModel(ManySegments(kWordySegments, 300, 0.01)));
-    }
+    if (dir == "many") return MakeModel(ManySegments(150));
+    if (dir == "wordy") return MakeModel(ManySegments(kWordySegments, 300, 0.01));
     if (dir == "throws")
       return std::unique_ptr<asr::EngineModel>(std::make_unique<ThrowingModel>());
     if (dir == "slow") {
       model_loading_.Open();
       EXPECT_TRUE(model_may_load_.Wait());
     }
-    return std::unique_ptr<asr::EngineModel>(
-        MakeModel({testing::SpeechAt(0.5, {"hello", "world"})}));
+    return MakeModel({testing::SpeechAt(0.5, {"hello", "world"})});
   }
   static std::unique_ptr<asr::EngineModel> MakeModel(std::vector<testing::FakeSpeech> script) {
     return std::make_unique<ScriptedModel>(std::move(script));

@@ -341,7 +341,8 @@ TEST(ApiAsyncTest, ABlockingCreateRunsOnTheWorkerWhileOtherRequestsAnswerAtOnce)
   EXPECT_EQ(healthy->status, 200);
 
   std::promise<HttpResponse> second;
-  api.HandleAsync(create, [&second](HttpResponse response) { second.set_value(response); });
+  api.HandleAsync(create,
+                  [&second](HttpResponse response) { second.set_value(std::move(response)); });
   std::optional<HttpResponse> refused;
   api.HandleAsync(create, [&refused](HttpResponse response) { refused = std::move(response); });
   ASSERT_TRUE(refused.has_value()) << "a full queue answers at once";
