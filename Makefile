@@ -70,12 +70,13 @@ $(TSAN_BUILD)/build.ninja:
 	  -DCMAKE_CXX_FLAGS=-O1 -DLX_TSAN=ON
 
 # The threaded code (sessions, hub, API) is exercised by the unit tests, the network loop by the
-# serve end-to-end tests (a race makes the server exit non-zero); PocketSphinx itself is
-# uninstrumented, so TSan cannot see into it.
+# server's loopback tests (in-process) and the serve end-to-end tests (a race makes the server
+# exit non-zero); PocketSphinx itself is uninstrumented, so TSan cannot see into it.
 tsan: $(TSAN_BUILD)/build.ninja
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -R ServeCli
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) \
+	  -R 'ServeCli|ServerLoopback'
 
 check: lint test sanitize tsan
 

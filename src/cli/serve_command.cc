@@ -22,6 +22,7 @@
 #include "asr/pocketsphinx_engine.h"
 #include "audio/alsa_capture.h"
 #include "base/clock.h"
+#include "base/logging.h"
 #include "base/status.h"
 #include "cli/app.h"
 #include "server/api.h"
@@ -41,8 +42,8 @@ class TranscriptLoggingSink final : public session::EventSink {
       : session_id_(std::move(session_id)), next_(std::move(next)) {}
   void Publish(events::Event event) override {
     if (const auto* final_caption = std::get_if<asr::Final>(&event.payload)) {
-      spdlog::info("session {} final {}: {}", session_id_, final_caption->segment_id,
-                   final_caption->text);
+      LogWith(spdlog::level::info, {{"session_id", session_id_}}, "final {}: {}",
+              final_caption->segment_id, final_caption->text);
     }
     next_->Publish(std::move(event));
   }
@@ -140,7 +141,9 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options) {
                   "File holding a bearer token every request must present")
       ->envname("LX_TOKEN_FILE")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--log-format", options.log_format, "text or json (one object a line)")
+  cmd->add_option(
+         "--log-format", options.log_format,
+         "text or json (one object a line; request_id, session_id and error_id are members)")
       ->envname("LX_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

@@ -32,6 +32,9 @@ struct DataToJson {
   Json operator()(const VuLevel& vu) const {
     return Json{{"rms", vu.rms}, {"peak", vu.peak}, {"clip", vu.clip_share}};
   }
+  Json operator()(const ServerError& error) const {
+    return Json{{"code", error.code}, {"detail", error.detail}, {"error_id", error.error_id}};
+  }
 };
 
 struct TypeName {
@@ -39,6 +42,7 @@ struct TypeName {
   std::string_view operator()(const asr::Final& /*unused*/) const { return "asr.final"; }
   std::string_view operator()(const StatusChange& /*unused*/) const { return "status"; }
   std::string_view operator()(const VuLevel& /*unused*/) const { return "vu"; }
+  std::string_view operator()(const ServerError& /*unused*/) const { return "server.error"; }
 };
 
 }  // namespace

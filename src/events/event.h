@@ -31,7 +31,15 @@ struct VuLevel {
   double clip_share = 0;  // share of samples at full scale, 0..1
 };
 
-using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel>;
+// `server.error`: something failed inside loquilex. The event never says what (that may hold
+// internals); the server's log has the text under error_id.
+struct ServerError {
+  std::string code;      // the kind of failure: "internal", "storage" (docs/protocol.md)
+  std::string detail;    // a fixed human-readable text for the code
+  std::string error_id;  // the id of the log line with the failure's text
+};
+
+using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError>;
 
 // One published event with the moment it was produced.
 struct Event {
@@ -40,7 +48,7 @@ struct Event {
   int64_t t_mono_ns = 0;  // monotonic clock, for t_mono_ns
 };
 
-// The wire type: "asr.partial", "asr.final", "status", "vu".
+// The wire type: "asr.partial", "asr.final", "status", "vu", "server.error".
 std::string_view TypeOf(const Payload& payload);
 
 // The envelope {v: 1, t, sid, seq, t_wall, t_mono_ns, data} as compact JSON text.

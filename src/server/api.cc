@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <random>
 #include <sstream>
 
 #include "asr/pocketsphinx_engine.h"
 #include "audio/audio_file_writer.h"
+#include "base/logging.h"
 #include "events/json_codec.h"
 #include "store/caption_writers.h"
 #include "store/session_log.h"
@@ -48,14 +48,12 @@ int HttpStatusOf(const Status& status) {
   }
 }
 
-std::string RandomId();
-
 // A 500 that says only `detail` and an error id; `what` goes to the log with the same id.
 HttpResponse InternalError(const HttpRequest& request, std::string_view detail,
                            std::string_view what) {
-  const std::string error_id = RandomId();
-  spdlog::error("req={} error_id={} {} {} failed: {}", request.request_id, error_id, request.method,
-                request.path, what);
+  const std::string error_id = NewLogId();
+  LogWith(spdlog::level::err, {{"request_id", request.request_id}, {"error_id", error_id}},
+          "{} {} failed: {}", request.method, request.path, what);
   return JsonResponse(500, Json{{"detail", detail}, {"error_id", error_id}});
 }
 
@@ -65,13 +63,6 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
   const int code = HttpStatusOf(status);
   if (code == 500) return InternalError(request, kInternalError, status.ToString());
   return Error(code, status.message());
-}
-
-std::string RandomId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::ostringstream id;
-  id << std::hex << rng();
-  return id.str();
 }
 
 int64_t WallNowNs() {
@@ -243,16 +234,41 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
   return Error(404, "no such route: " + request.path);
 }
 
+bool Router::MayBlock(const HttpRequest& request) const {
+  std::map<std::string, std::string> params;
+  return std::any_of(routes_.begin(), routes_.end(), [&](const Route& route) {
+    return route.may_block && route.method == request.method &&
+           Matches(route.pattern, request.path, &params);
+  });
+}
+
 Api::Api(ApiOptions options, session::SessionManager& sessions, HubRegistry& hubs)
-    : options_(std::move(options)), sessions_(sessions), hubs_(hubs), router_(Routes()) {}
+    : options_(std::move(options)),
+      sessions_(sessions),
+      hubs_(hubs),
+      router_(Routes()),
+      worker_(options_.worker_queue_limit_requests) {}
+
+bool Api::Authorized(const HttpRequest& request) const {
+  if (options_.token.empty()) return true;
+  const std::string header = request.Header("authorization");
+  const std::string bearer = header.rfind("Bearer ", 0) == 0 ? header.substr(7) : "";
+  const std::string presented = bearer.empty() ? request.Query("token").value_or("") : bearer;
+  return SameToken(presented, options_.token);
+}
+
+void Api::HandleAsync(HttpRequest request, const Responder& respond) const {
+  if (!Authorized(request)) return respond(Error(401, "missing or wrong token"));
+  if (!router_.MayBlock(request)) return respond(router_.Dispatch(request));
+  const Status queued = worker_.Submit([this, request = std::move(request), respond] {
+    const ScopedLogFields fields({{"request_id", request.request_id}});
+    respond(router_.Dispatch(request));
+  });
+  if (!queued.ok()) respond(Error(503, queued.message()));
+}
 
 HttpResponse Api::Handle(const HttpRequest& request) const {
-  if (!options_.token.empty()) {
-    const std::string header = request.Header("authorization");
-    const std::string bearer = header.rfind("Bearer ", 0) == 0 ? header.substr(7) : "";
-    const std::string presented = bearer.empty() ? request.Query("token").value_or("") : bearer;
-    if (!SameToken(presented, options_.token)) return Error(401, "missing or wrong token");
-  }
+  if (!Authorized(request)) return Error(401, "missing or wrong token");
   return router_.Dispatch(request);
 }
 
@@ -262,12 +278,7 @@ UpgradeDecision Api::CheckUpgrade(const HttpRequest& request) const {
   if (!events && !Matches("/sessions/{sid}/audio", request.path, &params)) {
     return {Error(404, "no WebSocket at " + request.path)};
   }
-  if (!options_.token.empty()) {
-    HttpRequest probe = request;
-    probe.path = "/health";
-    probe.method = "GET";
-    if (Handle(probe).status == 401) return {Error(401, "missing or wrong token")};
-  }
+  if (!Authorized(request)) return {Error(401, "missing or wrong token")};
   const std::string origin = request.Header("origin");
   const auto& allowed = options_.allowed_origins;
   if (!origin.empty() && origin != options_.public_origin &&
@@ -332,9 +343,11 @@ std::vector<Route> Api::Routes() const {
   routes.push_back({"GET", "/health", kInternalError, [](const HttpRequest&, const Params&) {
                       return JsonResponse(200, Json{{"status", "ok"}});
                     }});
+  // Creating a session opens its source and may load a model (about a second).
   routes.push_back(
       {"POST", "/sessions", kInternalError,
-       [this](const HttpRequest& request, const Params&) { return CreateSession(request); }});
+       [this](const HttpRequest& request, const Params&) { return CreateSession(request); },
+       /*may_block=*/true});
   routes.push_back({"GET", "/sessions", kInternalError, [this](const HttpRequest&, const Params&) {
                       Json list = Json::array();
                       for (const auto& s : sessions_.List()) {
@@ -372,11 +385,13 @@ std::vector<Route> Api::Routes() const {
   routes.push_back({"GET", "/sessions/{sid}/export", kInternalError,
                     with_session([this](const HttpRequest& request, session::Session& s) {
                       return Export(request, s);
-                    })});
+                    }),
+                    /*may_block=*/true});  // reads the whole finals log
   routes.push_back({"GET", "/sessions/{sid}/audio", kInternalError,
                     with_session([](const HttpRequest& request, session::Session& s) {
                       return SavedAudio(request, s);
-                    })});
+                    }),
+                    /*may_block=*/true});  // reads the whole audio file
   routes.push_back({"GET", "/metrics", "metrics error",
                     [this](const HttpRequest&, const Params&) { return ServerMetrics(); }});
   routes.push_back({"GET", "/models/asr", kInternalError,
@@ -400,6 +415,8 @@ HttpResponse Api::CreateSession(const HttpRequest& request) const {
     return StatusResponse(request, status);
   }
   const std::string id = created.value()->id();
+  LogWith(spdlog::level::info, {{"request_id", request.request_id}, {"session_id", id}},
+          "session created");
   std::string ws_origin = options_.public_origin;
   if (ws_origin.rfind("http", 0) == 0) ws_origin.replace(0, 4, "ws");
   return JsonResponse(201, Json{{"session_id", id}, {"ws_url", ws_origin + "/ws/" + id}});

@@ -16,10 +16,10 @@
 #include <chrono>
 #include <exception>
 #include <optional>
-#include <random>
 #include <string_view>
 #include <thread>
 
+#include "base/logging.h"
 #include "server/ws_connection.h"
 
 namespace lx::server {
@@ -31,21 +31,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr auto kReadTimeout = std::chrono::seconds(30);   // a request must arrive in this time
+constexpr auto kWriteTimeout = std::chrono::seconds(30);  // its response must leave in this
 constexpr auto kLingerTimeout = std::chrono::seconds(2);  // draining a closed connection
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
-
-// Short random hex, for request and error ids in logs.
-std::string RandomHex(int digits) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string id(static_cast<size_t>(digits), '0');
-  uint64_t bits = random();
-  for (char& c : id) {
-    c = kHex[bits & 0xf];
-    bits >>= 4;
-  }
-  return id;
-}
 
 std::string JsonDetail(std::string_view detail) {
   std::string escaped;
@@ -179,7 +167,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
     started_ = std::chrono::steady_clock::now();
-    request_id_ = RandomHex(6);
+    request_id_ = NewLogId(8);
     if (ec == http::error::end_of_stream) return DoClose();
     if (ec == http::error::body_limit) {
       const std::string_view target = View(parser_->get().target());
@@ -209,26 +197,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (beast::websocket::is_upgrade(beast_request)) {
       return Upgrade(beast_request, *request);
     }
-    Respond(Handle(*request), beast_request.keep_alive());
+    Handle(std::move(*request), beast_request.keep_alive());
   }
 
   HttpResponse InternalError(std::string_view what) {
-    const std::string error_id = RandomHex(8);
-    spdlog::error("req={} {} {} failed (error_id {}): {}", request_id_, method_, path_, error_id,
-                  what);
+    const std::string error_id = NewLogId();
+    LogWith(spdlog::level::err, {{"request_id", request_id_}, {"error_id", error_id}},
+            "{} {} failed: {}", method_, path_, what);
     HttpResponse response = ErrorResponse(500, "internal error");
     response.body = R"({"detail":"internal error","error_id":")" + error_id + "\"}";
     return response;
   }
 
-  // Never lets an exception reach asio: it becomes a 500 with an error id.
-  HttpResponse Handle(const HttpRequest& request) {
+  // Hands the request to the API, which answers at once or from its worker thread; either way
+  // the response comes back through this connection's strand. No read is pending meanwhile, so
+  // responses keep the order of requests. Never lets an exception reach asio: it becomes a 500
+  // with an error id.
+  void Handle(HttpRequest request, bool keep_alive) {
+    const ScopedLogFields fields({{"request_id", request_id_}});
+    auto respond = [self = shared_from_this(), keep_alive](HttpResponse response) {
+      net::dispatch(self->stream_.get_executor(),
+                    [self, keep_alive, response = std::move(response)] {
+                      self->Respond(response, keep_alive);
+                    });
+    };
     try {
-      return context_.api->Handle(request);
+      context_.api->HandleAsync(std::move(request), std::move(respond));
     } catch (const std::exception& e) {
-      return InternalError(e.what());
+      Respond(InternalError(e.what()), keep_alive);
     } catch (...) {
-      return InternalError("unknown exception");
+      Respond(InternalError("unknown exception"), keep_alive);
     }
   }
 
@@ -248,11 +246,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       refusal = ErrorResponse(409, "session already has an audio producer");
     }
     if (refusal) return Respond(*refusal, false);
-    LogRequest(101);
+    {
+      const ScopedLogFields session({{"session_id", target.session_id}});
+      LogRequest(101);
+    }
     if (target.kind == WsTarget::Kind::kEvents) {
-      StartEventsConnection(std::move(stream_), beast_request, target.session_id, context_);
+      StartEventsConnection(std::move(stream_), beast_request, target.session_id, request_id_,
+                            context_);
     } else {
-      StartAudioConnection(std::move(stream_), beast_request, target.session_id, context_);
+      StartAudioConnection(std::move(stream_), beast_request, target.session_id, request_id_,
+                           context_);
     }
   }
 
@@ -266,6 +269,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     message->body() = response.body;
     message->prepare_payload();
     LogRequest(response.status);
+    stream_.expires_after(kWriteTimeout);
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message](beast::error_code ec, size_t) {
                         self->OnWrite(message->need_eof(), ec);
@@ -275,7 +279,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void LogRequest(int status) const {
     const std::chrono::duration<double, std::milli> elapsed =
         std::chrono::steady_clock::now() - started_;
-    spdlog::info("req={} {} {} {} {:.1f}ms", request_id_, method_, path_, status, elapsed.count());
+    LogWith(spdlog::level::info, {{"request_id", request_id_}}, "{} {} {} {:.1f}ms", method_, path_,
+            status, elapsed.count());
   }
 
   void OnWrite(bool close, beast::error_code ec) {

@@ -20,7 +20,10 @@ void Hub::Attach(std::weak_ptr<Viewer> viewer, WelcomeBuilder welcome) {
                               welcome = std::move(welcome)] {
     auto held = viewer.lock();
     if (held == nullptr) return;
-    if (welcome) held->Deliver(std::make_shared<const std::string>(welcome(self->Summary())));
+    if (welcome) {
+      const HubSummary summary = self->Summary();
+      held->Deliver(std::make_shared<const std::string>(welcome(summary)), summary.last_seq);
+    }
     const std::lock_guard lock(self->summary_mutex_);
     self->viewers_.push_back(viewer);
     self->summary_.viewers = self->viewers_.size();
@@ -69,7 +72,7 @@ void Hub::Deliver(const events::Event& event) {
   const std::lock_guard lock(summary_mutex_);
   Remember(event, seq);
   for (const auto& weak : viewers_) {
-    if (auto viewer = weak.lock()) viewer->Deliver(frame);  // only posts: cheap under the lock
+    if (auto viewer = weak.lock()) viewer->Deliver(frame, seq);  // only posts: cheap under the lock
   }
   std::erase_if(viewers_, [](const std::weak_ptr<Viewer>& v) { return v.expired(); });
   summary_.viewers = viewers_.size();

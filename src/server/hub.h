@@ -34,8 +34,9 @@ struct ViewerStats {
 class Viewer {
  public:
   virtual ~Viewer() = default;
-  // Queues one encoded envelope for sending. Called on the hub's strand; must not block.
-  virtual void Deliver(std::shared_ptr<const std::string> frame) = 0;
+  // Queues one encoded envelope for sending; `seq` is its seq (for the welcome, the session's
+  // last seq). Called on the hub's strand; must not block.
+  virtual void Deliver(std::shared_ptr<const std::string> frame, uint64_t seq) = 0;
   // The viewer's delivery figures; callable from any thread.
   virtual ViewerStats Stats() const = 0;
 };

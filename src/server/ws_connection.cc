@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/logging.h"
 #include "events/event.h"
 #include "events/json_codec.h"
 
@@ -33,11 +34,13 @@ using WsStream = websocket::stream<beast::tcp_stream>;
 constexpr size_t kMaxViewerMessageBytes = 64 * 1024;  // viewers have nothing big to say
 constexpr size_t kMaxCloseReasonBytes = 123;          // RFC 6455: 125 bytes less the code
 constexpr int kMinIdleTimeoutMs = 10000;
+constexpr size_t kAudioReadChunkBytes = 64 * 1024;  // one read of a pushed frame, at most
 
 // Close codes (RFC 6455 section 7.4.1).
 constexpr uint16_t kCloseGoingAway = 1001;
 constexpr uint16_t kCloseUnsupportedData = 1003;
 constexpr uint16_t kClosePolicyViolation = 1008;
+constexpr uint16_t kCloseTooBig = 1009;
 constexpr uint16_t kCloseInternalError = 1011;
 constexpr uint16_t kCloseTryAgainLater = 1013;
 
@@ -61,8 +64,8 @@ void Configure(WsStream& ws, int heartbeat_interval_ms) {
   }));
 }
 
-// The server.hb envelope (docs/protocol.md): seq is the newest event's, so a client can tell
-// whether it missed any.
+// The server.hb envelope (docs/protocol.md): seq is that of the newest event the session gave
+// this viewer, so a client that saw a smaller one knows it missed some.
 std::string HeartbeatFrame(const std::string& session_id, uint64_t last_seq) {
   const auto wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
@@ -74,7 +77,7 @@ std::string HeartbeatFrame(const std::string& session_id, uint64_t last_seq) {
 // A viewer that ignores what it is sent: attached only to run code on a hub's strand.
 class NullViewer final : public Viewer {
  public:
-  void Deliver(std::shared_ptr<const std::string> /*frame*/) override {}
+  void Deliver(std::shared_ptr<const std::string> /*frame*/, uint64_t /*seq*/) override {}
   ViewerStats Stats() const override { return {}; }
 };
 
@@ -84,11 +87,12 @@ class EventsConnection final : public Viewer,
                                public WsConnection,
                                public std::enable_shared_from_this<EventsConnection> {
  public:
-  EventsConnection(beast::tcp_stream stream, std::string session_id, std::shared_ptr<Hub> hub,
-                   const WsContext& context)
+  EventsConnection(beast::tcp_stream stream, std::string session_id, std::string request_id,
+                   std::shared_ptr<Hub> hub, const WsContext& context)
       : ws_(std::move(stream)),
         heartbeat_(ws_.get_executor()),
         session_id_(std::move(session_id)),
+        request_id_(std::move(request_id)),
         hub_(std::move(hub)),
         context_(context) {}
 
@@ -100,9 +104,11 @@ class EventsConnection final : public Viewer,
   }
 
   // Called on the hub's strand.
-  void Deliver(std::shared_ptr<const std::string> frame) override {
-    net::post(ws_.get_executor(),
-              [self = shared_from_this(), frame = std::move(frame)] { self->Enqueue(frame); });
+  void Deliver(std::shared_ptr<const std::string> frame, uint64_t seq) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), seq] {
+      self->last_seq_ = seq;
+      self->Enqueue(frame);
+    });
   }
 
   ViewerStats Stats() const override {
@@ -133,7 +139,8 @@ class EventsConnection final : public Viewer,
 
   void OnAccept(beast::error_code ec) {
     if (ec) {
-      spdlog::debug("ws {}: handshake failed: {}", session_id_, ec.message());
+      LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+              "viewer handshake failed: {}", ec.message());
       return;
     }
     context_.registry->Add(shared_from_this());
@@ -164,8 +171,9 @@ class EventsConnection final : public Viewer,
 
   void OnHeartbeat(beast::error_code ec) {
     if (ec || closing_ || finished_) return;
-    Enqueue(
-        std::make_shared<const std::string>(HeartbeatFrame(session_id_, hub_->Summary().last_seq)));
+    // Not the hub's newest seq: an event may be on its way to this strand, and the heartbeat
+    // must not announce it before it arrives.
+    Enqueue(std::make_shared<const std::string>(HeartbeatFrame(session_id_, last_seq_)));
     DoHeartbeat();
   }
 
@@ -185,8 +193,8 @@ class EventsConnection final : public Viewer,
         case Room::kDropNew:
           return;
         case Room::kNone:
-          spdlog::warn("ws {}: client too slow, {} frames queued; closing", session_id_,
-                       queue_.size());
+          LogWith(spdlog::level::warn, {{"session_id", session_id_}, {"request_id", request_id_}},
+                  "viewer too slow, {} frames queued; closing with 1013", queue_.size());
           queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
           return CloseAfterQueue(kCloseTryAgainLater, "client too slow");
       }
@@ -258,7 +266,8 @@ class EventsConnection final : public Viewer,
   void OnClosed(beast::error_code ec) {
     if (finished_) return;
     finished_ = true;
-    spdlog::debug("ws {}: viewer gone: {}", session_id_, ec.message());
+    LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+            "viewer gone: {}", ec.message());
     heartbeat_.cancel();
     queue_.clear();
     hub_->Detach(this);
@@ -269,9 +278,11 @@ class EventsConnection final : public Viewer,
   net::steady_timer heartbeat_;
   beast::flat_buffer read_buffer_;
   const std::string session_id_;
+  const std::string request_id_;  // the upgrade's, for log lines
   const std::shared_ptr<Hub> hub_;
   const WsContext& context_;
   std::deque<Outgoing> queue_;  // front is in flight while writing_
+  uint64_t last_seq_ = 0;       // of the newest frame the hub delivered (sent or dropped)
   // Delivery figures, written on the strand, read by Stats() from any thread.
   std::atomic<uint64_t> offered_frames_{0};
   std::atomic<uint64_t> sent_frames_{0};
@@ -286,12 +297,18 @@ class EventsConnection final : public Viewer,
 class AudioConnection final : public WsConnection,
                               public std::enable_shared_from_this<AudioConnection> {
  public:
-  AudioConnection(beast::tcp_stream stream, std::string session_id, const WsContext& context)
-      : ws_(std::move(stream)), session_id_(std::move(session_id)), context_(context) {}
+  AudioConnection(beast::tcp_stream stream, std::string session_id, std::string request_id,
+                  const WsContext& context)
+      : ws_(std::move(stream)),
+        session_id_(std::move(session_id)),
+        request_id_(std::move(request_id)),
+        context_(context) {}
 
   void Start(const WsRequest& request) {
     Configure(ws_, context_.heartbeat_interval_ms);
-    ws_.read_message_max(kMaxAudioFrameBytes);  // Beast closes with 1009 beyond it
+    // The frame limit is enforced by DoRead/OnRead rather than by Beast, whose own 1009 close
+    // would give no reason.
+    ws_.read_message_max(0);
     ws_.async_accept(request,
                      beast::bind_front_handler(&AudioConnection::OnAccept, shared_from_this()));
   }
@@ -305,7 +322,8 @@ class AudioConnection final : public WsConnection,
  private:
   void OnAccept(beast::error_code ec) {
     if (ec) {
-      spdlog::debug("audio {}: handshake failed: {}", session_id_, ec.message());
+      LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+              "producer handshake failed: {}", ec.message());
       context_.registry->ReleaseAudio(session_id_);
       return;
     }
@@ -313,15 +331,23 @@ class AudioConnection final : public WsConnection,
     DoRead();
   }
 
+  // Reads the frame in parts, buffering at most one byte past the limit: enough to know that a
+  // frame is too big without holding all of it.
   void DoRead() {
-    ws_.async_read(read_buffer_,
-                   beast::bind_front_handler(&AudioConnection::OnRead, shared_from_this()));
+    const size_t room = kMaxAudioFrameBytes + 1 - read_buffer_.size();
+    ws_.async_read_some(read_buffer_, std::min(room, kAudioReadChunkBytes),
+                        beast::bind_front_handler(&AudioConnection::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
     if (ec) return OnClosed(ec);
     if (closing_) return;
     if (!ws_.got_binary()) return Close(kCloseUnsupportedData, "send binary PCM frames");
+    if (read_buffer_.size() > kMaxAudioFrameBytes) {
+      return Close(kCloseTooBig,
+                   "audio frame over " + std::to_string(kMaxAudioFrameBytes) + " bytes");
+    }
+    if (!ws_.is_message_done()) return DoRead();
     const auto data = read_buffer_.cdata();
     const Status pushed = Push(std::span<const unsigned char>(
         static_cast<const unsigned char*>(data.data()), data.size()));
@@ -345,7 +371,8 @@ class AudioConnection final : public WsConnection,
     try {
       return context_.api->PushAudio(session_id_, frame);
     } catch (const std::exception& e) {
-      spdlog::error("audio {}: pushing a frame failed: {}", session_id_, e.what());
+      LogWith(spdlog::level::err, {{"session_id", session_id_}, {"request_id", request_id_}},
+              "pushing a frame failed: {}", e.what());
       return Status::Internal("internal error");
     }
   }
@@ -363,7 +390,8 @@ class AudioConnection final : public WsConnection,
   void OnClosed(beast::error_code ec) {
     if (finished_) return;
     finished_ = true;
-    spdlog::debug("audio {}: producer gone: {}", session_id_, ec.message());
+    LogWith(spdlog::level::debug, {{"session_id", session_id_}, {"request_id", request_id_}},
+            "producer gone: {}", ec.message());
     context_.registry->ReleaseAudio(session_id_);
     context_.registry->Remove(this);
   }
@@ -371,6 +399,7 @@ class AudioConnection final : public WsConnection,
   WsStream ws_;
   beast::flat_buffer read_buffer_;
   const std::string session_id_;
+  const std::string request_id_;  // the upgrade's, for log lines
   const WsContext& context_;
   bool closing_ = false;
   bool finished_ = false;
@@ -449,22 +478,25 @@ FrameKind ClassifyFrame(std::string_view envelope) {
 }
 
 void StartEventsConnection(beast::tcp_stream stream, const WsRequest& request,
-                           std::string session_id, const WsContext& context) {
+                           std::string session_id, std::string request_id,
+                           const WsContext& context) {
   auto hub = context.hubs->Find(session_id);
   if (hub == nullptr) {
     // CheckUpgrade found the session, so its hub exists; refuse politely if it does not.
-    spdlog::warn("ws {}: session has no hub", session_id);
+    LogWith(spdlog::level::warn, {{"session_id", session_id}, {"request_id", request_id}},
+            "session has no hub");
     return;
   }
   const auto connection = std::make_shared<EventsConnection>(
-      std::move(stream), std::move(session_id), std::move(hub), context);
+      std::move(stream), std::move(session_id), std::move(request_id), std::move(hub), context);
   connection->Start(request);
 }
 
 void StartAudioConnection(beast::tcp_stream stream, const WsRequest& request,
-                          std::string session_id, const WsContext& context) {
-  const auto connection =
-      std::make_shared<AudioConnection>(std::move(stream), std::move(session_id), context);
+                          std::string session_id, std::string request_id,
+                          const WsContext& context) {
+  const auto connection = std::make_shared<AudioConnection>(
+      std::move(stream), std::move(session_id), std::move(request_id), context);
   connection->Start(request);
 }
 

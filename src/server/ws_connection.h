@@ -80,13 +80,15 @@ using WsRequest = boost::beast::http::request<boost::beast::http::string_body>;
 // Overflow policy of the send queue (at send_queue_limit_frames): a newer partial supersedes a
 // queued one of the same segment, then queued vu and heartbeat frames are dropped; when nothing
 // can go, the socket is closed with 1013 "client too slow" (finals are never dropped silently).
-// Client messages are ignored but count as liveness, as do pongs.
+// Client messages are ignored but count as liveness, as do pongs. `request_id` (the upgrade's)
+// goes into the connection's log lines with the session id.
 void StartEventsConnection(boost::beast::tcp_stream stream, const WsRequest& request,
-                           std::string session_id, const WsContext& context);
+                           std::string session_id, std::string request_id,
+                           const WsContext& context);
 
 // Accepts the upgrade and feeds binary frames to Api::PushAudio. The caller holds the session's
 // audio claim (ConnectionRegistry::ClaimAudio); the connection releases it when it closes.
 void StartAudioConnection(boost::beast::tcp_stream stream, const WsRequest& request,
-                          std::string session_id, const WsContext& context);
+                          std::string session_id, std::string request_id, const WsContext& context);
 
 }  // namespace lx::server

@@ -4,8 +4,12 @@
 
 #include <chrono>
 #include <exception>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "base/logging.h"
 
 namespace lx::session {
 namespace {
@@ -25,6 +29,25 @@ int64_t WallNowNs() {
 bool HasEnded(SessionState state) {
   return state == SessionState::kStopping || state == SessionState::kStopped ||
          state == SessionState::kError;
+}
+
+// What viewers and the API are told of a failed worker.
+struct FailureReport {
+  std::string detail;                        // the status event's detail and SessionInfo::error
+  std::optional<events::ServerError> error;  // for an internal failure, published before it
+};
+
+// An internal failure (an exception, an internal status, a finals log that cannot be written)
+// gets a fixed detail and an error id, its text going only to the log: like a 500's, it may
+// hold internals. Any other failure (a device unplugged) is the user's to see, as it is.
+FailureReport DescribeFailure(const Status& result, bool log_failed) {
+  constexpr char kStorage[] = "cannot save the session's captions";
+  constexpr char kInternal[] = "internal error";
+  if (log_failed) return {kStorage, events::ServerError{"storage", kStorage, NewLogId()}};
+  if (result.code() == Status::Code::kInternal) {
+    return {kInternal, events::ServerError{"internal", kInternal, NewLogId()}};
+  }
+  return {result.message(), std::nullopt};
 }
 
 }  // namespace
@@ -155,6 +178,8 @@ Status Session::Push(std::span<const unsigned char> frame) {
 }
 
 void Session::Run() {
+  // Every line this worker logs (the engine's and the input's too) names its session.
+  const ScopedLogFields log_fields({{"session_id", id_}});
   Status result;
   try {
     SetState(SessionState::kRunning);
@@ -293,19 +318,27 @@ void Session::ReleaseInput() {
 
 void Session::Exit(const Status& result) {
   const SessionState state = result.ok() ? SessionState::kStopped : SessionState::kError;
+  const FailureReport failure =
+      result.ok() ? FailureReport{} : DescribeFailure(result, !log_error_.ok());
   {
     std::lock_guard lock(mutex_);
     state_ = state;
-    error_ = result.ok() ? "" : result.message();
+    error_ = failure.detail;
   }
-  if (!result.ok()) spdlog::warn("session {} failed: {}", id_, result.message());
+  if (failure.error) {
+    LogWith(spdlog::level::err, {{"error_id", failure.error->error_id}}, "worker failed: {}",
+            result.message());
+  } else if (!result.ok()) {
+    spdlog::warn("worker failed: {}", result.message());
+  }
   try {
-    Publish(events::StatusChange{.state = state, .detail = result.ok() ? "" : result.message()});
+    if (failure.error) Publish(*failure.error);
+    Publish(events::StatusChange{.state = state, .detail = failure.detail});
   } catch (const std::exception& e) {
     // The sink itself may be what failed; the state is set, which is what matters.
-    spdlog::warn("session {}: cannot publish its final status: {}", id_, e.what());
+    spdlog::warn("cannot publish the final status: {}", e.what());
   } catch (...) {
-    spdlog::warn("session {}: cannot publish its final status", id_);
+    spdlog::warn("cannot publish the final status");
   }
 }
 

@@ -32,7 +32,7 @@ struct SessionInfo {
   std::string id;
   SessionConfig config;
   events::SessionState state = events::SessionState::kStarting;
-  std::string error;  // why the worker failed (state kError), else ""
+  std::string error;  // why the worker failed (state kError), else ""; see Session
   int64_t started_at_wall_ns = 0;
   double audio_seconds = 0;  // audio recognized so far
   asr::StreamMetrics metrics;
@@ -56,7 +56,10 @@ using ThreadStarter = std::function<std::thread(std::function<void()> body)>;
 // Events, all published from the worker thread, in this order: status running; then asr.partial,
 // asr.final and vu (about every 100 ms of audio) as audio is recognized, with status paused /
 // running around a pause; status stopping, the end-of-stream final, status stopped — or, on a
-// failure, status error (detail: the reason) at once. Every final is appended to the log before
+// failure, status error (detail: the reason) at once. An internal failure (an exception, an
+// internal status, a final the log cannot take) is reported as server.error {code, detail,
+// error_id} just before status error; both carry a fixed detail, which is also Info().error,
+// and the failure's text is logged under error_id. Every final is appended to the log before
 // it is published; a final the log cannot take is not published and fails the session.
 //
 // Saved audio (an `audio_file` given to Start): the worker writes exactly the samples it passes to

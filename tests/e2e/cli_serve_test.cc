@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,7 @@ using ::lx::testing::RunCommand;
 using ::lx::testing::SendHttp;
 using ::lx::testing::WsClient;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using Json = nlohmann::json;
 
@@ -148,6 +150,29 @@ class ServeCliTest : public ::testing::Test {
     return client.Connect(kHost, server_->port(), target, headers);
   }
 
+  // Waits (at most kCaptionTimeoutMs) until the session reports `status`.
+  bool WaitForStatus(const std::string& sid, const std::string& status) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kCaptionTimeoutMs);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const HttpReply reply = Http("GET", "/sessions/" + sid);
+      if (reply.status == 200 && Json::parse(reply.body)["status"] == status) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  // The server's log so far, one parsed JSON object a line (--log-format json).
+  std::vector<Json> JsonLog() {
+    std::vector<Json> lines;
+    std::istringstream log(ReadFile(dir_ / "server.log"));
+    for (std::string line; std::getline(log, line);) {
+      lines.push_back(Json::parse(line, nullptr, /*allow_exceptions=*/false));
+      EXPECT_FALSE(lines.back().is_discarded()) << "not JSON: " << line;
+    }
+    return lines;
+  }
+
   // The session's status once it has left "starting" (its worker starts asynchronously).
   std::string StatusOf(const std::string& sid) {
     std::string status;
@@ -208,6 +233,19 @@ void ExpectCaptionStream(const std::vector<Json>& envelopes) {
 std::vector<unsigned char> ClipPcm() {
   const auto result = RunCommand("ffmpeg -v error -i " + kClip + " -f s16le -ac 1 -ar 16000 -");
   return {result.out.begin(), result.out.end()};
+}
+
+// Sends the clip and two seconds of silence as 100 ms frames, paced a little.
+void PushClip(WsClient& producer) {
+  std::vector<unsigned char> pcm = ClipPcm();
+  ASSERT_GT(pcm.size(), 90000u);
+  pcm.resize(pcm.size() + 2 * 16000 * 2, 0);  // two seconds of silence end the segment
+  constexpr size_t kFrameBytes = 3200;        // 100 ms
+  for (size_t at = 0; at < pcm.size(); at += kFrameBytes) {
+    const size_t n = std::min(kFrameBytes, pcm.size() - at);
+    ASSERT_TRUE(producer.WriteBinary(std::span(pcm.data() + at, n)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 TEST_F(ServeCliTest, FileSessionStreamsWelcomeThenCaptionsAndExportsVtt) {
@@ -290,15 +328,7 @@ TEST_F(ServeCliTest, PushedPcmGivesTheSameFinalAsTheFile) {
   WsClient producer;
   ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio")) << producer.refusal_status();
 
-  std::vector<unsigned char> pcm = ClipPcm();
-  ASSERT_GT(pcm.size(), 90000u);
-  pcm.resize(pcm.size() + 2 * 16000 * 2, 0);  // two seconds of silence end the segment
-  constexpr size_t kFrameBytes = 3200;        // 100 ms
-  for (size_t at = 0; at < pcm.size(); at += kFrameBytes) {
-    const size_t n = std::min(kFrameBytes, pcm.size() - at);
-    ASSERT_TRUE(producer.WriteBinary(std::span(pcm.data() + at, n)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  PushClip(producer);
   const auto envelopes = ReadUntilFinal(viewer);
   ExpectCaptionStream(envelopes);
   EXPECT_EQ(OfType(envelopes, "asr.final").back()["data"]["text"], kClipText);
@@ -328,6 +358,31 @@ TEST_F(ServeCliTest, OddLengthAudioFrameClosesWith1003AndTheSessionRuns) {
   ASSERT_TRUE(next.WriteText("hello"));
   EXPECT_FALSE(next.Read());
   EXPECT_EQ(next.close_code(), 1003);
+}
+
+TEST_F(ServeCliTest, AudioFrameOver1MiBClosesWith1009AndTheSessionRuns) {
+  StartServer();
+  const std::string sid =
+      CreateSession({{"type", "push"}, {"sample_rate", 16000}, {"format", "s16le"}});
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio"));
+  const std::vector<unsigned char> huge((1 << 20) + 2, 0);  // whole samples, 2 bytes too many
+  producer.WriteBinary(huge);  // the server may close before it has read it all
+  EXPECT_FALSE(producer.Read());
+  ASSERT_TRUE(producer.closed());
+  EXPECT_EQ(producer.close_code(), 1009);
+  EXPECT_THAT(producer.close_reason(), HasSubstr("1048576 bytes"));
+
+  EXPECT_EQ(StatusOf(sid), "running");
+  WsClient next;
+  ASSERT_TRUE(Connect(next, "/sessions/" + sid + "/audio")) << next.refusal_status();
+  PushClip(next);
+  const auto envelopes = ReadUntilFinal(viewer);
+  ExpectCaptionStream(envelopes);
+  EXPECT_EQ(OfType(envelopes, "asr.final").back()["data"]["text"], kClipText);
 }
 
 TEST_F(ServeCliTest, SigtermClosesWebSocketsWith1001AndExitsZero) {
@@ -379,6 +434,51 @@ TEST_F(ServeCliTest, ErrorsAreJsonWithADetail) {
   WsClient nowhere;
   EXPECT_FALSE(Connect(nowhere, "/ws/nosuchsession"));
   EXPECT_EQ(nowhere.refusal_status(), 404);
+}
+
+// The log lines of a request and of a session, found by their ids as jq would.
+std::vector<Json> WithField(const std::vector<Json>& lines, const std::string& key,
+                            const std::string& value) {
+  std::vector<Json> out;
+  for (const auto& line : lines) {
+    if (line.is_object() && line.value(key, "") == value) out.push_back(line);
+  }
+  return out;
+}
+
+TEST_F(ServeCliTest, JsonLogLinesCarryRequestAndSessionIdsAndNoTranscript) {
+  StartServer({"--log-format", "json"});
+  const std::string sid = CreateSession({{"type", "file"}, {"path", kClip}, {"speed", 0}});
+  ASSERT_FALSE(sid.empty());
+  ASSERT_TRUE(WaitForStatus(sid, "stopped"));
+  ASSERT_EQ(Http("GET", "/sessions/" + sid + "/snapshot").status, 200);
+  ASSERT_EQ(server_->Signal(SIGTERM, 5000), 0);
+
+  const auto lines = JsonLog();
+  const auto created = WithField(lines, "session_id", sid);
+  ASSERT_FALSE(created.empty());
+  EXPECT_EQ(created.front()["msg"], "session created");
+  const std::string request_id = created.front().value("request_id", "");
+  ASSERT_FALSE(request_id.empty()) << created.front();
+  const auto request = WithField(lines, "request_id", request_id);
+  ASSERT_EQ(request.size(), 2u) << "the creation and the access line";
+  EXPECT_THAT(request.back()["msg"].get<std::string>(), StartsWith("POST /sessions 201 "));
+  for (const auto& line : lines) {
+    EXPECT_THAT(line.dump(), Not(HasSubstr("young man"))) << "transcripts stay out of logs";
+  }
+}
+
+TEST_F(ServeCliTest, LogTranscriptsLogsEachFinalWithItsSession) {
+  StartServer({"--log-format", "json", "--log-transcripts"});
+  const std::string sid = CreateSession({{"type", "file"}, {"path", kClip}, {"speed", 0}});
+  ASSERT_FALSE(sid.empty());
+  ASSERT_TRUE(WaitForStatus(sid, "stopped"));
+  ASSERT_EQ(server_->Signal(SIGTERM, 5000), 0);
+  bool logged = false;
+  for (const auto& line : WithField(JsonLog(), "session_id", sid)) {
+    logged = logged || line["msg"].get<std::string>().find(kClipText) != std::string::npos;
+  }
+  EXPECT_TRUE(logged) << ReadFile(dir_ / "server.log");
 }
 
 TEST_F(ServeCliTest, TokenIsRequiredWhenConfigured) {

@@ -39,18 +39,25 @@ beast::error_code Await(net::io_context& io, int timeout_ms,
   return net::error::timed_out;
 }
 
+// Connects to the first address `host` resolves to; with receive_buffer_bytes > 0, sets
+// SO_RCVBUF first (it must precede the connect to shape the TCP window).
 beast::error_code ConnectTcp(net::io_context& io, beast::tcp_stream& stream,
-                             const std::string& host, uint16_t port, int timeout_ms) {
+                             const std::string& host, uint16_t port, int timeout_ms,
+                             int receive_buffer_bytes = 0) {
   tcp::resolver resolver(io);
   beast::error_code ec;
   const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
   if (ec) return ec;
+  if (endpoints.empty()) return net::error::host_not_found;
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  if (stream.socket().open(endpoint.protocol(), ec)) return ec;
+  if (receive_buffer_bytes > 0 &&
+      stream.socket().set_option(net::socket_base::receive_buffer_size(receive_buffer_bytes), ec)) {
+    return ec;
+  }
   return Await(
       io, timeout_ms,
-      [&](auto done) {
-        stream.async_connect(endpoints,
-                             [done](beast::error_code e, const tcp::endpoint&) { done(e); });
-      },
+      [&](auto done) { stream.async_connect(endpoint, [done](beast::error_code e) { done(e); }); },
       [&] { stream.cancel(); });
 }
 
@@ -126,7 +133,10 @@ WsClient::~WsClient() = default;
 bool WsClient::Connect(const std::string& host, uint16_t port, const std::string& target,
                        const std::map<std::string, std::string>& headers, int timeout_ms) {
   auto& impl = *impl_;
-  if (ConnectTcp(impl.io, beast::get_lowest_layer(impl.ws), host, port, timeout_ms)) return false;
+  if (ConnectTcp(impl.io, beast::get_lowest_layer(impl.ws), host, port, timeout_ms,
+                 receive_buffer_bytes_)) {
+    return false;
+  }
   impl.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& request) {
     for (const auto& [name, value] : headers) request.set(name, value);
   }));

@@ -33,6 +33,9 @@ class WsClient {
   WsClient(const WsClient&) = delete;
   WsClient& operator=(const WsClient&) = delete;
 
+  // Makes the next Connect ask the kernel for a receive buffer of about `bytes` (SO_RCVBUF), so
+  // that a client that stops reading pushes back on the server soon.
+  void set_receive_buffer_bytes(int bytes) { receive_buffer_bytes_ = bytes; }
   // Opens ws://host:port/target. False when the upgrade failed: refusal_status() then holds the
   // HTTP status the server answered with (0 when it did not answer).
   bool Connect(const std::string& host, uint16_t port, const std::string& target,
@@ -56,6 +59,7 @@ class WsClient {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  int receive_buffer_bytes_ = 0;  // 0 = the kernel's default
   int refusal_status_ = 0;
   std::string refusal_body_;
   bool closed_ = false;

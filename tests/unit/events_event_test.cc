@@ -25,6 +25,14 @@ TEST(EventEnvelopeTest, VuCarriesLevels) {
   EXPECT_EQ(json["data"], nlohmann::json({{"rms", 0.25}, {"peak", 0.5}, {"clip", 0.125}}));
 }
 
+TEST(EventEnvelopeTest, ServerErrorCarriesCodeDetailAndErrorId) {
+  const auto json = Encode(ServerError{"internal", "internal error", "0a1b2c3d4e5f"});
+  EXPECT_EQ(json["t"], "server.error");
+  EXPECT_EQ(json["data"], nlohmann::json({{"code", "internal"},
+                                          {"detail", "internal error"},
+                                          {"error_id", "0a1b2c3d4e5f"}}));
+}
+
 TEST(EventEnvelopeTest, EveryStateHasItsWireName) {
   const std::pair<SessionState, const char*> cases[] = {
       {SessionState::kStarting, "starting"}, {SessionState::kRunning, "running"},

@@ -3,14 +3,16 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/io_context.hpp>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -20,6 +22,7 @@
 #include "fakes/fake_audio_file_writer.h"
 #include "fakes/fake_capture.h"
 #include "fakes/fake_engine.h"
+#include "support/captured_log.h"
 
 namespace lx::server {
 namespace {
@@ -369,12 +372,98 @@ TEST(ApiCreateFailureTest, AnInternalFailureWhileCreatingLeaksNothing) {
   EXPECT_EQ(capture.counters().opens, capture.counters().closes);
 }
 
+// A door a thread waits at until another opens it.
+class Gate {
+ public:
+  void Open() {
+    const std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // False when still shut after `timeout`.
+  bool Wait(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false;  // guarded by mutex_
+};
+
+// A model load blocks POST /sessions for about a second: the API runs it on its worker, so the
+// calling (network) thread answers other requests meanwhile; one more create may wait for the
+// worker and the next is refused with 503.
+TEST(ApiAsyncTest, ABlockingCreateRunsOnTheWorkerWhileOtherRequestsAnswerAtOnce) {
+  boost::asio::io_context io;
+  testing::FakeCaptureBackend capture(testing::FakeCaptureScript{});
+  HubRegistry hubs(io);
+  Gate loading;
+  Gate loader_entered;
+  session::SessionManager sessions(
+      session::SessionManagerOptions{(fs::temp_directory_path() / "lx_api_async").string(), "", {}},
+      capture,
+      [&](const std::string&) -> Result<std::unique_ptr<asr::EngineModel>> {
+        loader_entered.Open();
+        EXPECT_TRUE(loading.Wait());
+        return std::unique_ptr<asr::EngineModel>(std::make_unique<ScriptedModel>());
+      },
+      [&hubs](const std::string& sid) { return hubs.Create(sid); }, SteadyClock::Instance());
+  ApiOptions options{"http://127.0.0.1:8000", {}, "", 1024, 15000};
+  options.worker_queue_limit_requests = 1;
+  const Api api(options, sessions, hubs);
+  HttpRequest create;
+  create.method = "POST";
+  create.path = "/sessions";
+  create.headers["content-type"] = "application/json";
+  create.body = R"({"source": {"type": "push"}})";
+
+  const auto caller = std::this_thread::get_id();
+  std::promise<std::pair<HttpResponse, std::thread::id>> first;
+  api.HandleAsync(create, [&first](HttpResponse response) {
+    first.set_value({std::move(response), std::this_thread::get_id()});
+  });
+  ASSERT_TRUE(loader_entered.Wait()) << "the create runs on the worker";
+  auto created = first.get_future();
+  EXPECT_EQ(created.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+
+  HttpRequest health;
+  health.method = "GET";
+  health.path = "/health";
+  std::optional<HttpResponse> healthy;
+  api.HandleAsync(health, [&](HttpResponse response) {
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    healthy = std::move(response);
+  });
+  ASSERT_TRUE(healthy.has_value()) << "answered before HandleAsync returned";
+  EXPECT_EQ(healthy->status, 200);
+
+  std::promise<HttpResponse> second;
+  api.HandleAsync(create,
+                  [&second](HttpResponse response) { second.set_value(std::move(response)); });
+  std::optional<HttpResponse> refused;
+  api.HandleAsync(create, [&refused](HttpResponse response) { refused = std::move(response); });
+  ASSERT_TRUE(refused.has_value()) << "a full queue answers at once";
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_THAT(Json::parse(refused->body)["detail"].get<std::string>(), HasSubstr("try again"));
+
+  loading.Open();
+  ASSERT_EQ(created.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const auto [response, thread] = created.get();
+  EXPECT_EQ(response.status, 201) << response.body;
+  EXPECT_NE(thread, caller);
+  auto later = second.get_future();
+  ASSERT_EQ(later.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(later.get().status, 201);
+  EXPECT_EQ(sessions.List().size(), 2u);
+  sessions.StopAll();
+  fs::remove_all(fs::temp_directory_path() / "lx_api_async");
+}
+
 // Review finding 2: an exception inside a handler never reaches the client.
 TEST_F(ApiTest, InternalFailuresAnswerAFixedDetailAndLogTheTextWithTheSameId) {
-  std::ostringstream log;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  testing::CapturedLog log;
 
   std::vector<Route> routes = api_.Routes();
   for (Route& route : routes) {
@@ -400,10 +489,10 @@ TEST_F(ApiTest, InternalFailuresAnswerAFixedDetailAndLogTheTextWithTheSameId) {
     EXPECT_THAT(response.body, Not(HasSubstr("secret")));
     EXPECT_EQ(body.size(), 2u) << "only detail and error_id: " << response.body;
     const std::string id = body["error_id"];
-    EXPECT_THAT(log.str(), HasSubstr("error_id=" + id));
-    EXPECT_THAT(log.str(), HasSubstr("db password is hunter2 at /srv/secret"));
+    const Json line = log.Find("error_id", id);
+    EXPECT_EQ(line["request_id"], "test") << line;
+    EXPECT_THAT(line["msg"].get<std::string>(), HasSubstr("db password is hunter2 at /srv/secret"));
   }
-  spdlog::set_default_logger(previous);
 }
 
 }  // namespace

@@ -16,8 +16,9 @@ namespace {
 // Records the frames it is given (on the hub's strand).
 class RecordingViewer final : public Viewer {
  public:
-  void Deliver(std::shared_ptr<const std::string> frame) override {
+  void Deliver(std::shared_ptr<const std::string> frame, uint64_t seq) override {
     const std::lock_guard lock(mutex);
+    EXPECT_EQ(nlohmann::json::parse(*frame)["seq"], seq) << "the seq given is the frame's";
     frames.push_back(std::move(frame));
   }
   ViewerStats Stats() const override { return {3, 2, 1}; }

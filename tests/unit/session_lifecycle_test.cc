@@ -24,6 +24,7 @@
 #include "fakes/fake_capture.h"
 #include "fakes/fake_engine.h"
 #include "session/session_manager.h"
+#include "support/captured_log.h"
 
 namespace lx::session {
 namespace {
@@ -260,13 +261,37 @@ TEST_F(SessionLifecycleTest, ANonLoopingFileStopsByItselfAfterFlushingItsLastFin
   EXPECT_EQ(sink_->States().back(), SessionState::kStopped);
 }
 
+// An internal failure is told as server.error then status error, both with a fixed detail; its
+// text is only in the log, under the event's error_id and with the session's id.
+void ExpectReportedAsInternal(const RecordingSink& sink, const Session& session,
+                              testing::CapturedLog& log, const std::string& code,
+                              const std::string& detail, const std::string& text) {
+  const auto events = sink.Events();
+  ASSERT_GE(events.size(), 2u);
+  const auto* error = std::get_if<events::ServerError>(&events[events.size() - 2].payload);
+  ASSERT_NE(error, nullptr) << "server.error comes just before the last status";
+  EXPECT_EQ(error->code, code);
+  EXPECT_EQ(error->detail, detail);
+  const auto* status = std::get_if<events::StatusChange>(&events.back().payload);
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->state, SessionState::kError);
+  EXPECT_EQ(status->detail, detail);
+  EXPECT_EQ(session.Info().error, detail);
+  const auto line = log.Find("error_id", error->error_id);
+  ASSERT_TRUE(line.is_object()) << log.Text();
+  EXPECT_EQ(line["session_id"], session.id());
+  EXPECT_EQ(line["level"], "error");
+  EXPECT_NE(line["msg"].get<std::string>().find(text), std::string::npos) << line;
+}
+
 TEST_F(SessionLifecycleTest, AnExceptionFromTheDeviceEndsInErrorAndClosesIt) {
+  testing::CapturedLog log;
   auto session = Manager({.throw_from_read = true}).Create(MicConfig());
   ASSERT_TRUE(session.ok()) << session.status().ToString();
   ASSERT_TRUE(sink_->WaitForState(SessionState::kError));
   (*session)->Join();
   EXPECT_EQ((*session)->state(), SessionState::kError);
-  EXPECT_NE((*session)->Info().error.find("scripted throw"), std::string::npos);
+  ExpectReportedAsInternal(*sink_, **session, log, "internal", "internal error", "scripted throw");
   EXPECT_EQ(counters_->opens.load(), 1);
   EXPECT_EQ(counters_->closes.load(), 1);
 }
@@ -276,18 +301,21 @@ TEST_F(SessionLifecycleTest, ADeviceFailureEndsInErrorWithItsReason) {
   ASSERT_TRUE(session.ok());
   (*session)->Join();
   EXPECT_EQ((*session)->state(), SessionState::kError);
-  EXPECT_EQ((*session)->Info().error, "hw:0 unplugged");
+  EXPECT_EQ((*session)->Info().error, "hw:0 unplugged") << "the user's to see, as it is";
+  EXPECT_EQ(sink_->CountOf(4), 0u) << "no server.error";
   EXPECT_EQ(counters_->open_now(), 0);
 }
 
 TEST_F(SessionLifecycleTest, ASinkThatThrowsEndsTheSessionInError) {
+  testing::CapturedLog log;
   sink_->throw_on_final = true;
   std::vector<float> audio(16000 * 2, 0.1f);
   auto session = Manager({.samples = audio}).Create(MicConfig());
   ASSERT_TRUE(session.ok());
   (*session)->Join();  // the mic never ends: only the failure can end this worker
   EXPECT_EQ((*session)->state(), SessionState::kError);
-  EXPECT_NE((*session)->Info().error.find("sink refused a final"), std::string::npos);
+  ExpectReportedAsInternal(*sink_, **session, log, "internal", "internal error",
+                           "sink refused a final");
   EXPECT_EQ(counters_->open_now(), 0);
 }
 
@@ -481,6 +509,25 @@ TEST_F(SessionDirectTest, FinalizeWorksWhilePaused) {
   ASSERT_TRUE(session_->Finalize().ok());
   ASSERT_TRUE(sink_->WaitFor(IsFinal));
   EXPECT_EQ(session_->state(), SessionState::kPaused);
+}
+
+// A finals log that cannot be written (here: the disk is full) stops the session; the final it
+// refused is not published, and viewers are told the captions cannot be saved.
+TEST_F(SessionLifecycleTest, AFinalsLogThatCannotBeWrittenIsAStorageError) {
+  testing::CapturedLog log;
+  fs::create_symlink("/dev/full", dir_ + "/finals.jsonl");
+  auto opened = store::SessionLog::Open(dir_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto session =
+      Session::Start("s1", MicConfig(), std::make_unique<CountingInput>(),
+                     std::make_unique<testing::FakeEngineStream>(TwoUtterances(), 200, nullptr),
+                     sink_, std::move(opened).value(), nullptr, SteadyClock::Instance());
+  ASSERT_TRUE(session.ok());
+  ASSERT_TRUE(sink_->WaitForState(SessionState::kError));
+  (*session)->Join();
+  EXPECT_TRUE(sink_->Finals().empty());
+  ExpectReportedAsInternal(*sink_, **session, log, "storage", "cannot save the session's captions",
+                           "No space left on device");
 }
 
 // Events: every final is in the log, and was there before it was published.
