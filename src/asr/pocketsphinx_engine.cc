@@ -297,8 +297,12 @@ class PocketSphinxStream final : public EngineStream {
     const float ascale = 1.0f / cmd_ln_float32_r(config, "-ascale");
     const float lw_ratio =
         cmd_ln_float32_r(config, "-bestpathlw") / cmd_ln_float32_r(config, "-lw");
-    ngram_model_t* lm = ps_get_lm(decoder_, ps_get_search(decoder_));
-    if (ps_lattice_bestpath(lattice, lm, lw_ratio, ascale) == nullptr) return nullptr;
+    // The n-gram search's name in 5prealpha; ps_get_search() would tell, but leaks a hash
+    // table iterator on every call.
+    ngram_model_t* lm = ps_get_lm(decoder_, "_default");
+    if (lm == nullptr || ps_lattice_bestpath(lattice, lm, lw_ratio, ascale) == nullptr) {
+      return nullptr;
+    }
     ps_lattice_posterior(lattice, lm, ascale);
     return lattice;
   }

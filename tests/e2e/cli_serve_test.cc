@@ -318,6 +318,29 @@ TEST_F(ServeCliTest, AServerKilledWhileSavingLeavesACompleteWav) {
       << "the header was current when the server died";
 }
 
+// A final is on disk before any viewer sees it, so SIGKILL right after loses none.
+TEST_F(ServeCliTest, AServerKilledAfterAFinalWasSentKeepsItOnDisk) {
+  StartServer();
+  const std::string sid = CreateSession({{"type", "push"}});
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + sid + "/audio"));
+  PushClip(producer);
+  const auto finals = OfType(ReadUntilFinal(viewer), "asr.final");
+  ASSERT_FALSE(finals.empty());
+  EXPECT_EQ(server_->Signal(SIGKILL, 5000), 128 + SIGKILL);
+  std::vector<std::string> logged;
+  std::ifstream log(dir_ / "data" / sid / "finals.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    logged.push_back(Json::parse(line)["text"].get<std::string>());
+  }
+  for (const Json& f : finals) {
+    EXPECT_THAT(logged, ::testing::Contains(f["data"]["text"].get<std::string>()));
+  }
+}
+
 TEST_F(ServeCliTest, PushedPcmGivesTheSameFinalAsTheFile) {
   StartServer();
   const std::string sid =

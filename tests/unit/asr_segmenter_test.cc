@@ -58,7 +58,7 @@ uint64_t SegmentOf(const Event& e) {
 // Runs `seconds` of (silent) audio through a Segmenter over `script`, in chunks of `chunk`
 // samples (0: all at once), then Finish.
 struct Harness {
-  explicit Harness(std::vector<FakeSpeech> script, SegmenterConfig config = {},
+  explicit Harness(std::vector<FakeSpeech> script, const SegmenterConfig& config = {},
                    double fail_at_s = -1)
       : log(std::make_shared<FakeEngineLog>()),
         segmenter(std::make_unique<FakeEngineStream>(std::move(script), config.silence_ms, log,
