@@ -20,8 +20,16 @@ SessionManager::SessionManager(SessionManagerOptions options, audio::CaptureBack
 
 SessionManager::~SessionManager() { StopAll(); }
 
+namespace {
+Status ShuttingDown() { return Status::Unavailable("the server is shutting down"); }
+}  // namespace
+
 Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& config) {
   if (Status s = config.Validate(); !s.ok()) return s;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return ShuttingDown();
+  }
   // Each step's result owns what it opened, so an early return closes it (the input last).
   auto input = OpenAudioInput(config.source, capture_);
   if (!input.ok()) return input.status();
@@ -42,9 +50,17 @@ Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& con
                                 std::move(audio_file).value(), clock_, options_.start_thread);
   if (!started.ok()) return started.status();
   std::shared_ptr<Session> session = std::move(started).value();
-  std::lock_guard lock(mutex_);
-  sessions_.push_back(session);
-  return session;
+  {
+    std::lock_guard lock(mutex_);
+    if (!closed_) {
+      sessions_.push_back(session);
+      return session;
+    }
+  }
+  // StopAll ran while this session started; it did not see it, so stop it here.
+  session->Stop();
+  session->Join();
+  return ShuttingDown();
 }
 
 Status SessionManager::Preload(const std::string& model_dir) { return Model(model_dir).status(); }
@@ -63,6 +79,10 @@ std::vector<std::shared_ptr<Session>> SessionManager::List() const {
 }
 
 void SessionManager::StopAll() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
   const std::vector<std::shared_ptr<Session>> sessions = List();
   for (const auto& session : sessions) session->Stop();  // all flush at once...
   for (const auto& session : sessions) session->Join();  // ...then wait for each

@@ -64,7 +64,8 @@ class SessionManager {
   std::shared_ptr<Session> Get(const std::string& id) const;
   // All sessions, newest first.
   std::vector<std::shared_ptr<Session>> List() const;
-  // Stops every session and waits for their workers (graceful shutdown).
+  // Stops every session and waits for their workers (graceful shutdown). From then on Create
+  // is refused as Unavailable, also for a create already under way, whose session is stopped.
   void StopAll();
   // The session's folder under data_dir (exists once the session was created).
   std::string SessionDir(const std::string& id) const;
@@ -91,6 +92,7 @@ class SessionManager {
 
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Session>> sessions_;  // guarded by mutex_; oldest first
+  bool closed_ = false;                             // guarded by mutex_; set by StopAll
   uint64_t next_id_ = 1;                            // guarded by mutex_
   std::mt19937_64 random_;                          // guarded by mutex_
 };

@@ -441,6 +441,25 @@ TEST_F(SessionLifecycleTest, AModelIsLoadedOncePerFolderAndSessionsAreListedNewe
   EXPECT_EQ(counters_->open_now(), 0);
 }
 
+TEST_F(SessionLifecycleTest, AfterStopAllCreateIsRefusedBeforeOpeningAnything) {
+  Manager().StopAll();
+  EXPECT_EQ(manager_->Create(MicConfig()).status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(counters_->open_attempts.load(), 0);
+  EXPECT_TRUE(manager_->List().empty());
+}
+
+TEST_F(SessionLifecycleTest, ASessionStartingDuringStopAllIsStoppedAndRefused) {
+  options_.start_thread = [this](std::function<void()> body) {
+    manager_->StopAll();  // shutdown begins while this create is under way
+    return std::thread(std::move(body));
+  };
+  auto session = Manager().Create(MicConfig());
+  EXPECT_EQ(session.status().code(), Status::Code::kUnavailable);
+  EXPECT_TRUE(manager_->List().empty());
+  EXPECT_EQ(counters_->opens.load(), 1);
+  EXPECT_EQ(counters_->open_now(), 0) << "the session was stopped and its device closed";
+}
+
 // Pause really pauses; Finalize forces a final.
 
 // Endless zeros, paced like a device; counts its reads.
