@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from transcribe_vs_pocketsphinx import edit_distance, normalize, read_references
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = Path("/usr/share/pocketsphinx/test/data")
 LIBRIVOX = TESTDATA / "librivox"
@@ -58,19 +60,10 @@ def run(argv: list) -> str:
     return result.stdout
 
 
-def references() -> dict:
-    refs = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        words = line.split()
-        clip = words[-1].strip("()")
-        refs[clip] = [w for w in words[:-1] if w not in ("<s>", "</s>")]
-    return refs
-
-
 def prepare(workdir: Path) -> tuple:
     """Returns ({path: reference words or None}, number of clips with a reference)."""
     clips = {}
-    refs = references()
+    refs = read_references(LIBRIVOX)
     for clip, ref in sorted(refs.items()):
         source = LIBRIVOX / f"{clip}.wav"
         clips[source] = ref
@@ -79,7 +72,7 @@ def prepare(workdir: Path) -> tuple:
             run(["sox", str(source), "-r", "16000", "-b", "16", "-c", "1", str(out), *effect])
             clips[out] = ref
         noise = workdir / f"{clip}-noise.wav"
-        noisy = subprocess.run(["sox", str(source), "-p", "synth", "whitenoise", "vol", NOISE_VOLUME],
+        noisy = subprocess.run(["sox", "-R", str(source), "-p", "synth", "whitenoise", "vol", NOISE_VOLUME],
                                capture_output=True, check=True).stdout
         subprocess.run(["sox", "-m", str(source), "-", "-r", "16000", "-b", "16", "-c", "1",
                         str(noise)], input=noisy, capture_output=True, check=True)
@@ -95,27 +88,16 @@ def prepare(workdir: Path) -> tuple:
     return clips, with_reference
 
 
-def edit_distance(reference: list, hypothesis: list) -> int:
-    row = list(range(len(hypothesis) + 1))
-    for i in range(1, len(reference) + 1):
-        diagonal, row[0] = row[0], i
-        for j in range(1, len(hypothesis) + 1):
-            substitution = diagonal + (reference[i - 1] != hypothesis[j - 1])
-            diagonal = row[j]
-            row[j] = min(substitution, row[j] + 1, row[j - 1] + 1)
-    return row[-1]
-
-
 def loquilex(binary: Path, clip: Path, stable_after_ms: int) -> tuple:
     out = json.loads(run([str(binary), "transcribe", str(clip), "--format", "json", "--quiet",
                           "--stable-after-ms", str(stable_after_ms), "-"]))
     metrics = out["metadata"]["metrics"]
-    words = [w for f in out["finals"] for w in f["text"].split()]
+    words = [w for f in out["finals"] for w in normalize(f["text"])]
     return metrics["finals"], metrics["stable_prefix_revisions"], words
 
 
 def pocketsphinx(binary: str, clip: Path) -> list:
-    return run([binary, "-infile", str(clip), "-logfn", "/dev/null"]).split()
+    return normalize(run([binary, "-infile", str(clip), "-logfn", "/dev/null"]))
 
 
 def main() -> None:

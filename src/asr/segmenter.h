@@ -23,8 +23,8 @@ struct SegmenterConfig {
       kDefaultSilenceMs;      // silence ending a segment (10..10000); the engine applies it
   double max_segment_s = 30;  // a segment longer than this is cut (1..600)
   // A word becomes stable once every hypothesis over this much audio began with it (0..10000).
-  // 400 ms: on pocketsphinx-testdata speech, 100 ms (LocalAgreement-2) let 28 of 37 finals
-  // revise their stable prefix, 300 ms 4, 400 ms 2 (bench/stable_prefix.py).
+  // 400 ms: on pocketsphinx-testdata speech, 100 ms (LocalAgreement-2) let 26 of 38 finals
+  // revise their stable prefix, 400 ms 3 (bench/stable_prefix.py).
   int stable_after_ms = 400;
 
   // InvalidArgument naming the field and its allowed range.
