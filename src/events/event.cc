@@ -35,6 +35,19 @@ struct DataToJson {
   Json operator()(const ServerError& error) const {
     return Json{{"code", error.code}, {"detail", error.detail}, {"error_id", error.error_id}};
   }
+  Json operator()(const TranslationFinal& translation) const {
+    return TranslationFinalToJson(translation);
+  }
+  Json operator()(const TranslationPartial& draft) const {
+    return Json{
+        {"segment_id", draft.segment_id}, {"text", draft.text}, {"src_chars", draft.src_chars}};
+  }
+  Json operator()(const TranslationError& error) const {
+    return Json{{"segment_id", error.segment_id}, {"src_text", error.src_text},
+                {"src_lang", error.src_lang},     {"tgt_lang", error.tgt_lang},
+                {"provider", error.provider},     {"detail", error.detail},
+                {"error_id", error.error_id}};
+  }
 };
 
 struct TypeName {
@@ -43,6 +56,9 @@ struct TypeName {
   std::string_view operator()(const StatusChange& /*unused*/) const { return "status"; }
   std::string_view operator()(const VuLevel& /*unused*/) const { return "vu"; }
   std::string_view operator()(const ServerError& /*unused*/) const { return "server.error"; }
+  std::string_view operator()(const TranslationFinal& /*unused*/) const { return "mt.final"; }
+  std::string_view operator()(const TranslationPartial& /*unused*/) const { return "mt.partial"; }
+  std::string_view operator()(const TranslationError& /*unused*/) const { return "mt.error"; }
 };
 
 }  // namespace

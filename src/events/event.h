@@ -39,7 +39,41 @@ struct ServerError {
   std::string error_id;  // the id of the log line with the failure's text
 };
 
-using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError>;
+// `mt.final`: the translation of a segment's final (docs/protocol.md). Published after the
+// asr.final of the same segment, finals in their order.
+struct TranslationFinal {
+  uint64_t segment_id = 0;
+  std::string src_text{};  // the final's text, as translated
+  std::string text{};      // its translation
+  std::string src_lang{};  // ISO 639-3, e.g. "eng"
+  std::string tgt_lang{};  // ISO 639-3, e.g. "spa"
+  std::string provider{};  // the engine that translated it, e.g. "apertium"
+  int64_t latency_ms = 0;  // from the final's publication to its translation's
+};
+
+// `mt.partial`: a draft translation of the stable prefix of a segment's partials. Never after
+// the segment's asr.final.
+struct TranslationPartial {
+  uint64_t segment_id = 0;
+  std::string text{};    // the translation of the first src_chars bytes of the partial's text
+  size_t src_chars = 0;  // bytes of the partial's stable prefix that were translated
+};
+
+// `mt.error`: a final could not be translated (or its translation saved); the session goes on.
+// Like server.error, `detail` is fixed and the failure's text is logged under error_id.
+struct TranslationError {
+  uint64_t segment_id = 0;
+  std::string src_text{};
+  std::string src_lang{};
+  std::string tgt_lang{};
+  std::string provider{};
+  std::string detail{};  // "translation failed" or "cannot save the translation"
+  std::string error_id{};
+};
+
+// New types go at the end: tests and tools index the variant.
+using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError,
+                             TranslationFinal, TranslationPartial, TranslationError>;
 
 // One published event with the moment it was produced.
 struct Event {
@@ -48,7 +82,8 @@ struct Event {
   int64_t t_mono_ns = 0;  // monotonic clock, for t_mono_ns
 };
 
-// The wire type: "asr.partial", "asr.final", "status", "vu", "server.error".
+// The wire type: "asr.partial", "asr.final", "status", "vu", "server.error", "mt.final",
+// "mt.partial", "mt.error".
 std::string_view TypeOf(const Payload& payload);
 
 // The envelope {v: 1, t, sid, seq, t_wall, t_mono_ns, data} as compact JSON text.

@@ -79,6 +79,32 @@ Json StreamMetricsToJson(const asr::StreamMetrics& metrics) {
               {"final_latency", latency(metrics.final_latency)}};
 }
 
+Json TranslationFinalToJson(const TranslationFinal& translation) {
+  return Json{{"segment_id", translation.segment_id},
+              {"src_text", translation.src_text},
+              {"text", translation.text},
+              {"src_lang", translation.src_lang},
+              {"tgt_lang", translation.tgt_lang},
+              {"provider", translation.provider},
+              {"latency_ms", translation.latency_ms}};
+}
+
+Result<TranslationFinal> TranslationFinalFromJson(const Json& object) {
+  if (!object.is_object()) return Status::InvalidArgument("translation is not an object");
+  TranslationFinal out;
+  const std::string where = "translation";
+  for (Status s :
+       {Field(object, "segment_id", where, &out.segment_id),
+        Field(object, "src_text", where, &out.src_text), Field(object, "text", where, &out.text),
+        Field(object, "src_lang", where, &out.src_lang),
+        Field(object, "tgt_lang", where, &out.tgt_lang),
+        Field(object, "provider", where, &out.provider),
+        Field(object, "latency_ms", where, &out.latency_ms)}) {
+    if (!s.ok()) return s;
+  }
+  return out;
+}
+
 Result<asr::Final> FinalFromJson(const Json& object) {
   if (!object.is_object()) return Status::InvalidArgument("final is not an object");
   asr::Final out;

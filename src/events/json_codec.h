@@ -6,6 +6,7 @@
 #include "asr/caption.h"
 #include "asr/stream_metrics.h"
 #include "base/status.h"
+#include "events/event.h"
 
 namespace lx::events {
 
@@ -18,6 +19,12 @@ Json PartialToJson(const asr::Partial& partial);
 Json FinalToJson(const asr::Final& final_caption);
 // The inverse of FinalToJson; InvalidArgument naming the first missing or mistyped field.
 Result<asr::Final> FinalFromJson(const Json& object);
+
+// mt.final data: {segment_id, src_text, text, src_lang, tgt_lang, provider, latency_ms}.
+Json TranslationFinalToJson(const TranslationFinal& translation);
+// The inverse of TranslationFinalToJson; InvalidArgument naming the first missing or mistyped
+// field.
+Result<TranslationFinal> TranslationFinalFromJson(const Json& object);
 
 // A stream's figures: {partials, finals, stable_prefix_revisions, finals_by_reason:{<eou_reason>:
 // n}, partial_latency:{count, p50, p95, max}, final_latency:{...}}, latencies in seconds.

@@ -56,7 +56,7 @@ FailureReport DescribeFailure(const Status& result, bool log_failed) {
 class Session::Captions final : public asr::CaptionSink {
  public:
   explicit Captions(Session* session) : session_(session) {}
-  void OnPartial(const asr::Partial& partial) override { session_->Publish(partial); }
+  void OnPartial(const asr::Partial& partial) override { session_->OnPartial(partial); }
   void OnFinal(const asr::Final& final_caption) override { session_->OnFinal(final_caption); }
 
  private:
@@ -67,11 +67,17 @@ Result<std::unique_ptr<Session>> Session::Start(
     std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
     std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
     std::shared_ptr<store::SessionLog> log, std::unique_ptr<audio::AudioFileWriter> audio_file,
-    const Clock& clock, const ThreadStarter& start_thread) {
-  std::unique_ptr<Session> session(new Session(std::move(id), std::move(config), std::move(input),
-                                               std::move(stream), std::move(sink), std::move(log),
-                                               std::move(audio_file), clock));
+    const Clock& clock, const ThreadStarter& start_thread,
+    std::unique_ptr<TranslationWorker> translation) {
+  std::unique_ptr<Session> session(new Session(
+      std::move(id), std::move(config), std::move(input), std::move(stream), std::move(sink),
+      std::move(log), std::move(audio_file), std::move(translation), clock));
   Session* worker = session.get();
+  if (session->translation_ != nullptr) {
+    const Status started = session->translation_->Start(
+        session->id_, [worker](events::Payload payload) { worker->Publish(std::move(payload)); });
+    if (!started.ok()) return started;
+  }
   auto body = [worker] { worker->Run(); };
   try {
     session->worker_ = start_thread ? start_thread(body) : std::thread(body);
@@ -86,7 +92,8 @@ Result<std::unique_ptr<Session>> Session::Start(
 Session::Session(std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
                  std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
                  std::shared_ptr<store::SessionLog> log,
-                 std::unique_ptr<audio::AudioFileWriter> audio_file, const Clock& clock)
+                 std::unique_ptr<audio::AudioFileWriter> audio_file,
+                 std::unique_ptr<TranslationWorker> translation, const Clock& clock)
     : id_(std::move(id)),
       config_(std::move(config)),
       clock_(clock),
@@ -94,6 +101,7 @@ Session::Session(std::string id, SessionConfig config, std::unique_ptr<AudioInpu
       sink_(std::move(sink)),
       log_(std::move(log)),
       audio_path_(audio_file != nullptr ? audio_file->path() : ""),
+      translation_(std::move(translation)),
       captions_(std::make_unique<Captions>(this)),
       segmenter_(
           std::make_unique<asr::Segmenter>(std::move(stream), config_.asr, clock, captions_.get())),
@@ -104,6 +112,8 @@ Session::Session(std::string id, SessionConfig config, std::unique_ptr<AudioInpu
 Session::~Session() {
   Stop();
   Join();
+  // Run finished it; this is for a session whose worker never started.
+  if (translation_ != nullptr) translation_->Finish();
 }
 
 SessionInfo Session::Info() const {
@@ -117,6 +127,11 @@ SessionInfo Session::Info() const {
                      .metrics = metrics_,
                      .audio_path = audio_path_,
                      .audio_error = audio_error_};
+}
+
+std::optional<TranslationMetrics> Session::Translation() const {
+  if (translation_ == nullptr) return std::nullopt;
+  return translation_->metrics();
 }
 
 SessionState Session::state() const {
@@ -191,6 +206,7 @@ void Session::Run() {
   }
   ReleaseInput();
   CloseAudioFile();  // complete before the state says the worker is done
+  if (translation_ != nullptr) translation_->Finish();  // the last mt.final before the end
   Exit(result);
 }
 
@@ -278,13 +294,24 @@ Status Session::Flush() {
 
 Status Session::Checked(const Status& status) const { return status.ok() ? log_error_ : status; }
 
+void Session::OnPartial(const asr::Partial& partial) {
+  Publish(partial);
+  if (translation_ != nullptr) translation_->OnPartial(partial);
+}
+
 void Session::OnFinal(const asr::Final& final_caption) {
   if (!log_error_.ok()) return;
   log_error_ = log_->Append(final_caption);
-  if (log_error_.ok()) Publish(final_caption);
+  if (!log_error_.ok()) return;
+  if (translation_ != nullptr) {
+    translation_->CloseSegment(final_caption.segment_id);  // no draft of it after its final
+  }
+  Publish(final_caption);
+  if (translation_ != nullptr) translation_->OnFinal(final_caption);  // its mt.final follows it
 }
 
 void Session::Publish(events::Payload payload) {
+  std::lock_guard lock(publish_mutex_);
   sink_->Publish(events::Event{
       .payload = std::move(payload), .t_wall_ns = WallNowNs(), .t_mono_ns = clock_.NowNs()});
 }

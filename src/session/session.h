@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "session/audio_input.h"
 #include "session/event_sink.h"
 #include "session/session_config.h"
+#include "session/translation_worker.h"
 #include "session/vu_meter.h"
 #include "store/session_log.h"
 
@@ -62,6 +64,12 @@ using ThreadStarter = std::function<std::thread(std::function<void()> body)>;
 // and the failure's text is logged under error_id. Every final is appended to the log before
 // it is published; a final the log cannot take is not published and fails the session.
 //
+// Translation (a `translation` worker given to Start): each partial is offered to it and each
+// final handed to it after the final was published, so its mt.final follows the asr.final; its
+// thread publishes mt.partial, mt.final and mt.error through the same sink (see
+// translation_worker.h). The worker translates the finals still queued before the session
+// reports stopped or error, so the last mt.final comes before that status.
+//
 // Saved audio (an `audio_file` given to Start): the worker writes exactly the samples it passes to
 // the recognizer, so nothing while paused, and closes the file before it reports stopped or error.
 // A failed write (disk full) must not cost finals, so it stops the saving only: the file is closed
@@ -70,14 +78,16 @@ using ThreadStarter = std::function<std::thread(std::function<void()> body)>;
 // goes on.
 class Session {
  public:
-  // Starts the worker with `start_thread` (empty: std::thread). `input`, `stream` and
-  // `audio_file` (null: the audio is not saved) are owned from here on. Unavailable when the
-  // thread cannot be started; the input and the audio file are closed by then.
+  // Starts the worker with `start_thread` (empty: std::thread), and the translation worker's
+  // thread. `input`, `stream`, `audio_file` (null: the audio is not saved) and `translation`
+  // (null: no translation) are owned from here on. Unavailable when a thread cannot be started;
+  // the input and the audio file are closed by then.
   static Result<std::unique_ptr<Session>> Start(
       std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
       std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
       std::shared_ptr<store::SessionLog> log, std::unique_ptr<audio::AudioFileWriter> audio_file,
-      const Clock& clock, const ThreadStarter& start_thread = {});
+      const Clock& clock, const ThreadStarter& start_thread = {},
+      std::unique_ptr<TranslationWorker> translation = nullptr);
   // Stops the worker (as Stop) and waits for it.
   ~Session();
   Session(const Session&) = delete;
@@ -86,6 +96,8 @@ class Session {
   const std::string& id() const { return id_; }
   SessionInfo Info() const;
   events::SessionState state() const;
+  // The translation figures; nullopt when the session does not translate.
+  std::optional<TranslationMetrics> Translation() const;
 
   // Asks the worker to pause: it stops reading and recognizing until Resume (the paused status
   // event says when it did). FailedPrecondition when the session is not running (resp. not
@@ -112,7 +124,8 @@ class Session {
   Session(std::string id, SessionConfig config, std::unique_ptr<AudioInput> input,
           std::unique_ptr<asr::EngineStream> stream, std::shared_ptr<EventSink> sink,
           std::shared_ptr<store::SessionLog> log,
-          std::unique_ptr<audio::AudioFileWriter> audio_file, const Clock& clock);
+          std::unique_ptr<audio::AudioFileWriter> audio_file,
+          std::unique_ptr<TranslationWorker> translation, const Clock& clock);
   void Run();
   Status RunLoop();
   Request NextRequest();
@@ -122,7 +135,10 @@ class Session {
   void CloseAudioFile();
   Status Flush();
   Status Checked(const Status& status) const;
+  void OnPartial(const asr::Partial& partial);
   void OnFinal(const asr::Final& final_caption);
+  // Hands one event to the sink; thread-safe (the worker's and the translation's thread call
+  // it), and the sink's Publish calls never overlap.
   void Publish(events::Payload payload);
   void SetState(events::SessionState state);
   // Copies the segmenter's figures for Info(); the full metrics only when worth it (see .cc).
@@ -137,6 +153,9 @@ class Session {
   const std::shared_ptr<EventSink> sink_;
   const std::shared_ptr<store::SessionLog> log_;
   const std::string audio_path_;  // "" when the audio is not saved
+  std::mutex publish_mutex_;      // serializes sink_->Publish
+  // Null when the session does not translate; finished before the session reports its end.
+  const std::unique_ptr<TranslationWorker> translation_;
 
   // Worker thread only (after construction).
   std::unique_ptr<Captions> captions_;

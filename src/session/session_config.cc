@@ -1,5 +1,6 @@
 #include "session/session_config.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -8,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "mt/translator.h"
 
 namespace lx::session {
 namespace {
@@ -140,7 +143,9 @@ constexpr std::array<std::string_view, 4> kFileFields = {"type", "path", "speed"
 constexpr std::array<std::string_view, 3> kPushFields = {"type", "sample_rate", "format"};
 constexpr std::array<std::string_view, 5> kAsrFields = {
     "model_dir", "partial_interval_ms", "silence_ms", "max_segment_s", "stable_after_ms"};
-constexpr std::array<std::string_view, 4> kTopFields = {"name", "source", "asr", "save_audio"};
+constexpr std::array<std::string_view, 3> kMtFields = {"enabled", "target", "cadence_words"};
+constexpr std::array<std::string_view, 5> kTopFields = {"name", "source", "asr", "save_audio",
+                                                        "mt"};
 
 // The fields a source of each type takes.
 std::span<const std::string_view> SourceFields(SourceConfig::Type type) {
@@ -184,6 +189,31 @@ Status AsrFromJson(const Json& object, SessionConfig* config) {
   });
 }
 
+Status MtFromJson(const Json& object, TranslationConfig* mt) {
+  if (Status s = CheckObject(object, "mt", kMtFields); !s.ok()) return s;
+  Status read = FirstError({
+      ReadBool(object, "mt", "enabled", &mt->enabled),
+      ReadString(object, "mt", "target", &mt->target),
+      ReadInt(object, "mt", "cadence_words", &mt->cadence_words),
+  });
+  mt->target = mt::NormalizeLanguageCode(mt->target);
+  return read;
+}
+
+Status ValidateTranslation(const TranslationConfig& mt) {
+  if (mt.cadence_words < 1 || mt.cadence_words > 100) {
+    return Status::InvalidArgument("mt.cadence_words must be between 1 and 100");
+  }
+  if (!mt.enabled) return Status::Ok();
+  if (mt.target.empty()) return Status::InvalidArgument("mt.target is required");
+  const bool letters =
+      std::all_of(mt.target.begin(), mt.target.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+  if (!letters || mt.target.size() > 8) {
+    return Status::InvalidArgument("mt.target must be a language code such as \"spa\" or \"es\"");
+  }
+  return Status::Ok();
+}
+
 Status ValidateSource(const SourceConfig& source) {
   switch (source.type) {
     case SourceConfig::Type::kMic:
@@ -208,7 +238,7 @@ Status ValidateSource(const SourceConfig& source) {
 Status SessionConfig::Validate() const {
   if (Status s = ValidateSource(source); !s.ok()) return s;
   if (Status s = asr.Validate(); !s.ok()) return Status::InvalidArgument("asr." + s.message());
-  return Status::Ok();
+  return ValidateTranslation(mt);
 }
 
 Result<SessionConfig> SessionConfigFromJson(const Json& body) {
@@ -220,6 +250,7 @@ Result<SessionConfig> SessionConfigFromJson(const Json& body) {
       SourceFromJson(body.at("source"), &config.source),
       body.contains("asr") ? AsrFromJson(body.at("asr"), &config) : Status::Ok(),
       ReadEnum(body, "", "save_audio", kSaveAudioNames, &config.save_audio),
+      body.contains("mt") ? MtFromJson(body.at("mt"), &config.mt) : Status::Ok(),
   });
   if (!parsed.ok()) return parsed;
   if (Status s = config.Validate(); !s.ok()) return s;
@@ -251,7 +282,11 @@ events::Json SessionConfigToJson(const SessionConfig& config) {
                 {"silence_ms", config.asr.silence_ms},
                 {"max_segment_s", config.asr.max_segment_s},
                 {"stable_after_ms", config.asr.stable_after_ms}}},
-              {"save_audio", NameOf(kSaveAudioNames, config.save_audio)}};
+              {"save_audio", NameOf(kSaveAudioNames, config.save_audio)},
+              {"mt",
+               {{"enabled", config.mt.enabled},
+                {"target", config.mt.target},
+                {"cadence_words", config.mt.cadence_words}}}};
 }
 
 }  // namespace lx::session

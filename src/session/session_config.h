@@ -26,12 +26,21 @@ struct SourceConfig {
 // audio.flac, 16 kHz mono 16-bit (see session.h for when it is written).
 enum class SaveAudio { kOff, kWav, kFlac };
 
+// Translated captions: each final (and drafts of the partials' stable prefix) translated from
+// English into `target` by the server's translation provider (see translation_worker.h).
+struct TranslationConfig {
+  bool enabled = false;
+  std::string target{};   // ISO 639-3 after parsing ("es" is read as "spa"); needed when enabled
+  int cadence_words = 3;  // a draft (mt.partial) once this many new stable words have appeared
+};
+
 struct SessionConfig {
   std::string name{};  // free text shown to viewers
   SourceConfig source{};
   asr::SegmenterConfig asr{};
   std::string model_dir{};                 // "" = the server's default model
   SaveAudio save_audio = SaveAudio::kOff;  // keep the recognized audio in the data folder
+  TranslationConfig mt{};                  // translated captions; off by default
 
   // InvalidArgument naming the field (e.g. "source.speed") and what it must be.
   Status Validate() const;

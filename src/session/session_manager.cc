@@ -22,6 +22,8 @@ SessionManager::~SessionManager() { StopAll(); }
 
 namespace {
 Status ShuttingDown() { return Status::Unavailable("the server is shutting down"); }
+// The recognizer's language: what sessions translate from.
+constexpr char kSourceLanguage[] = "eng";
 }  // namespace
 
 Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& config) {
@@ -31,6 +33,8 @@ Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& con
     if (closed_) return ShuttingDown();
   }
   // Each step's result owns what it opened, so an early return closes it (the input last).
+  auto translator = OpenTranslator(config.mt);
+  if (!translator.ok()) return translator.status();
   auto input = OpenAudioInput(config.source, capture_);
   if (!input.ok()) return input.status();
   auto model = Model(config.model_dir.empty() ? options_.default_model_dir : config.model_dir);
@@ -40,14 +44,17 @@ Result<std::shared_ptr<Session>> SessionManager::Create(const SessionConfig& con
   const std::string id = NewId();
   auto log = OpenLog(id);
   if (!log.ok()) return log.status();
+  auto translation = MakeTranslationWorker(id, config, std::move(translator).value());
+  if (!translation.ok()) return translation.status();
   // Opened here, not by the worker, so that an unwritable data folder fails the request.
   auto audio_file = OpenAudioFile(id, config.save_audio);
   if (!audio_file.ok()) return audio_file.status();
   auto sink = MakeSink(id);
   if (!sink.ok()) return sink.status();
-  auto started = Session::Start(id, config, std::move(input).value(), std::move(stream).value(),
-                                std::move(sink).value(), std::move(log).value(),
-                                std::move(audio_file).value(), clock_, options_.start_thread);
+  auto started =
+      Session::Start(id, config, std::move(input).value(), std::move(stream).value(),
+                     std::move(sink).value(), std::move(log).value(), std::move(audio_file).value(),
+                     clock_, options_.start_thread, std::move(translation).value());
   if (!started.ok()) return started.status();
   std::shared_ptr<Session> session = std::move(started).value();
   {
@@ -146,6 +153,39 @@ Result<std::shared_ptr<EventSink>> SessionManager::MakeSink(const std::string& i
   }
   if (sink == nullptr) return Status::Internal("no event sink for session " + id);
   return sink;
+}
+
+Result<std::shared_ptr<mt::Translator>> SessionManager::OpenTranslator(
+    const TranslationConfig& mt) const {
+  if (!mt.enabled) return std::shared_ptr<mt::Translator>();
+  if (options_.translators == nullptr) {
+    std::string why = "translation is not available";
+    if (!options_.translation_unavailable.empty()) why += ": " + options_.translation_unavailable;
+    return Status::InvalidArgument(why);
+  }
+  auto opened = options_.translators->Open(kSourceLanguage, mt.target);
+  if (opened.status().code() != Status::Code::kNotFound) return opened;
+  std::string targets;
+  for (const mt::LanguagePair& pair : options_.translators->Pairs()) {
+    if (pair.source != kSourceLanguage) continue;
+    targets += (targets.empty() ? "" : ", ") + pair.target;
+  }
+  return Status::NotFound("mt.target \"" + mt.target + "\" is not installed (from " +
+                          kSourceLanguage +
+                          "); installed targets: " + (targets.empty() ? "none" : targets));
+}
+
+Result<std::unique_ptr<TranslationWorker>> SessionManager::MakeTranslationWorker(
+    const std::string& id, const SessionConfig& config,
+    std::shared_ptr<mt::Translator> translator) const {
+  if (translator == nullptr) return std::unique_ptr<TranslationWorker>();
+  auto log = store::TranslationLog::Open(SessionDir(id), translator->pair().target);
+  if (!log.ok()) return log.status();
+  const TranslationWorkerOptions worker_options{
+      .cadence_words = config.mt.cadence_words,
+      .queue_limit_jobs = options_.translation_queue_limit_jobs};
+  return std::make_unique<TranslationWorker>(std::move(translator), options_.translators->name(),
+                                             std::move(log).value(), worker_options, clock_);
 }
 
 std::string SessionManager::NewId() {

@@ -15,6 +15,7 @@
 #include "audio/capture.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "mt/translator.h"
 #include "session/event_sink.h"
 #include "session/session.h"
 #include "session/session_config.h"
@@ -30,6 +31,12 @@ struct SessionManagerOptions {
   std::string default_model_dir;      // used when a config names none
   ThreadStarter start_thread;         // starts session workers; empty = std::thread
   AudioFileOpener open_audio_file{};  // creates saved-audio files; empty = CreateAudioFileWriter
+  // Translates sessions that ask for it (config.mt); not owned, outlives the manager. Null: no
+  // translation on this server, and `translation_unavailable` says why (shown in the 422).
+  mt::TranslatorProvider* translators = nullptr;
+  std::string translation_unavailable{};
+  size_t translation_queue_limit_jobs = 16;  // each translating session's queue (see
+                                             // TranslationWorkerOptions)
 };
 
 // Loads a recognizer model from a folder (the real one: asr::LoadPocketSphinxModel).
@@ -50,12 +57,16 @@ class SessionManager {
   SessionManager(const SessionManager&) = delete;
   SessionManager& operator=(const SessionManager&) = delete;
 
-  // Validates the config, opens its source, loads (or reuses) its model, creates its stream, the
-  // session's data folder and log, its audio file (save_audio: audio.wav or audio.flac beside
-  // finals.jsonl), its sink, and starts its worker — in that order; any failure closes what was
-  // opened. InvalidArgument/NotFound name the bad field, file or device; Unavailable for a model
-  // or thread that cannot be had; IOError for the data folder or the audio file; Internal when
-  // the sink factory fails. Blocks while a model loads (about a second, once per folder).
+  // Validates the config, opens its translator (config.mt: English -> mt.target), opens its
+  // source, loads (or reuses) its model, creates its stream, the session's data folder and log,
+  // its translation log (mt.<target>.jsonl), its audio file (save_audio: audio.wav or
+  // audio.flac beside finals.jsonl), its sink, and starts its worker — in that order; any
+  // failure closes what was opened. InvalidArgument/NotFound name the bad field, file or device
+  // (InvalidArgument "translation is not available: <why>" without a provider, NotFound listing
+  // the installed targets for a target that is not); Unavailable for a model, translation engine
+  // or thread that cannot be had; IOError for the data folder, the translation log or the audio
+  // file; Internal when the sink factory fails. Blocks while a model loads (about a second, once
+  // per folder) or a translation engine starts.
   Result<std::shared_ptr<Session>> Create(const SessionConfig& config);
   // Loads the model in `model_dir` now (once), so that the first session using it does not wait
   // for it. Fails as Create's model step does.
@@ -69,6 +80,9 @@ class SessionManager {
   void StopAll();
   // The session's folder under data_dir (exists once the session was created).
   std::string SessionDir(const std::string& id) const;
+  // The translation provider (null when there is none) and, then, why.
+  mt::TranslatorProvider* translators() const { return options_.translators; }
+  const std::string& translation_unavailable() const { return options_.translation_unavailable; }
 
  private:
   Result<const asr::EngineModel*> Model(const std::string& model_dir);
@@ -77,6 +91,12 @@ class SessionManager {
   Result<std::unique_ptr<audio::AudioFileWriter>> OpenAudioFile(const std::string& id,
                                                                 SaveAudio save_audio) const;
   Result<std::shared_ptr<EventSink>> MakeSink(const std::string& id) const;
+  // The translator of a session's mt config; null when it does not translate.
+  Result<std::shared_ptr<mt::Translator>> OpenTranslator(const TranslationConfig& mt) const;
+  // The session's translation worker (with its log); null without a translator.
+  Result<std::unique_ptr<TranslationWorker>> MakeTranslationWorker(
+      const std::string& id, const SessionConfig& config,
+      std::shared_ptr<mt::Translator> translator) const;
   std::string NewId();
 
   const SessionManagerOptions options_;

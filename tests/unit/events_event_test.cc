@@ -33,6 +33,48 @@ TEST(EventEnvelopeTest, ServerErrorCarriesCodeDetailAndErrorId) {
                                           {"error_id", "0a1b2c3d4e5f"}}));
 }
 
+TEST(EventEnvelopeTest, TranslationFinalCarriesBothTextsLanguagesProviderAndLatency) {
+  const auto json = Encode(TranslationFinal{.segment_id = 3,
+                                            .src_text = "hello world",
+                                            .text = "hola mundo",
+                                            .src_lang = "eng",
+                                            .tgt_lang = "spa",
+                                            .provider = "apertium",
+                                            .latency_ms = 41});
+  EXPECT_EQ(json["t"], "mt.final");
+  EXPECT_EQ(json["data"], nlohmann::json({{"segment_id", 3},
+                                          {"src_text", "hello world"},
+                                          {"text", "hola mundo"},
+                                          {"src_lang", "eng"},
+                                          {"tgt_lang", "spa"},
+                                          {"provider", "apertium"},
+                                          {"latency_ms", 41}}));
+}
+
+TEST(EventEnvelopeTest, TranslationPartialCarriesTheDraftAndTheSourceBytesItCovers) {
+  const auto json = Encode(TranslationPartial{.segment_id = 4, .text = "hola", .src_chars = 5});
+  EXPECT_EQ(json["t"], "mt.partial");
+  EXPECT_EQ(json["data"], nlohmann::json({{"segment_id", 4}, {"text", "hola"}, {"src_chars", 5}}));
+}
+
+TEST(EventEnvelopeTest, TranslationErrorCarriesAFixedDetailAndAnErrorId) {
+  const auto json = Encode(TranslationError{.segment_id = 5,
+                                            .src_text = "good bye",
+                                            .src_lang = "eng",
+                                            .tgt_lang = "spa",
+                                            .provider = "apertium",
+                                            .detail = "translation failed",
+                                            .error_id = "00ff"});
+  EXPECT_EQ(json["t"], "mt.error");
+  EXPECT_EQ(json["data"], nlohmann::json({{"segment_id", 5},
+                                          {"src_text", "good bye"},
+                                          {"src_lang", "eng"},
+                                          {"tgt_lang", "spa"},
+                                          {"provider", "apertium"},
+                                          {"detail", "translation failed"},
+                                          {"error_id", "00ff"}}));
+}
+
 TEST(EventEnvelopeTest, EveryStateHasItsWireName) {
   const std::pair<SessionState, const char*> cases[] = {
       {SessionState::kStarting, "starting"}, {SessionState::kRunning, "running"},

@@ -57,6 +57,24 @@ TEST(JsonCodecTest, PartialToJsonUsesTheProtocolFieldNames) {
   EXPECT_EQ(PartialToJson(partial), expected) << PartialToJson(partial).dump(2);
 }
 
+TEST(JsonCodecTest, TranslationFinalRoundTripsAndNamesAMissingField) {
+  const TranslationFinal translation{.segment_id = 9,
+                                     .src_text = "good bye",
+                                     .text = "adi\xC3\xB3s",
+                                     .src_lang = "eng",
+                                     .tgt_lang = "spa",
+                                     .provider = "apertium",
+                                     .latency_ms = 12};
+  const json encoded = TranslationFinalToJson(translation);
+  auto decoded = TranslationFinalFromJson(encoded);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(TranslationFinalToJson(decoded.value()), encoded);
+  json broken = encoded;
+  broken.erase("tgt_lang");
+  EXPECT_THAT(TranslationFinalFromJson(broken).status().message(),
+              HasSubstr("translation.tgt_lang is missing"));
+}
+
 class FinalRoundTripTest : public ::testing::TestWithParam<asr::EouReason> {};
 
 TEST_P(FinalRoundTripTest, FinalFromJsonInvertsFinalToJson) {

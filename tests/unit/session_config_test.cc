@@ -77,7 +77,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadBody{R"({"source": {"type": "mic"}, "save_audio": true})",
                 "save_audio must be one of off, wav, flac"},
         BadBody{R"({"source": {"type": "mic"}, "save_audio": "WAV"})",
-                "save_audio must be one of off, wav, flac"}));
+                "save_audio must be one of off, wav, flac"},
+        BadBody{R"({"source": {"type": "mic"}, "mt": true})", "mt must be a JSON object"},
+        BadBody{R"({"source": {"type": "mic"}, "mt": {"enabled": true, "tgt": "spa"}})",
+                "unknown field \"mt.tgt\""},
+        BadBody{R"({"source": {"type": "mic"}, "mt": {"enabled": "yes", "target": "spa"}})",
+                "mt.enabled must be a boolean"},
+        BadBody{R"({"source": {"type": "mic"}, "mt": {"enabled": true}})", "mt.target is required"},
+        BadBody{R"({"source": {"type": "mic"}, "mt": {"enabled": true, "target": 34}})",
+                "mt.target must be a string"},
+        BadBody{R"({"source": {"type": "mic"}, "mt": {"enabled": true, "target": "es-419"}})",
+                "mt.target must be a language code such as \"spa\" or \"es\""},
+        BadBody{R"({"source": {"type": "mic"}, "mt": {"enabled": true, "target": "spa",
+                                                       "cadence_words": 0}})",
+                "mt.cadence_words must be between 1 and 100"},
+        BadBody{R"({"source": {"type": "mic"}, "mt": {"enabled": true, "target": "spa",
+                                                       "cadence_words": 2.5}})",
+                "mt.cadence_words must be an integer"}));
 
 TEST(SessionConfigTest, ReadsAFileSessionWithEveryField) {
   auto config = SessionConfigFromJson(Json::parse(R"({
@@ -120,6 +136,24 @@ TEST(SessionConfigTest, ReadsEverySaveAudioChoice) {
   }
 }
 
+TEST(SessionConfigTest, ReadsTranslationAndNormalizesTheTargetCode) {
+  auto config = SessionConfigFromJson(Json::parse(
+      R"({"source": {"type": "mic"}, "mt": {"enabled": true, "target": "ES", "cadence_words": 5}})"));
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->mt.enabled);
+  EXPECT_EQ(config->mt.target, "spa");
+  EXPECT_EQ(config->mt.cadence_words, 5);
+  EXPECT_EQ(SessionConfigToJson(*config)["mt"],
+            Json::parse(R"({"enabled": true, "target": "spa", "cadence_words": 5})"));
+}
+
+TEST(SessionConfigTest, TranslationIsOffByDefaultWithACadenceOfThreeWords) {
+  auto config = SessionConfigFromJson(Json::parse(R"({"source": {"type": "mic"}})"));
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_FALSE(config->mt.enabled);
+  EXPECT_EQ(config->mt.cadence_words, 3);
+}
+
 TEST(SessionConfigTest, ReadsAPushSession) {
   auto config = SessionConfigFromJson(
       Json::parse(R"({"source": {"type": "push", "sample_rate": 48000, "format": "f32le"}})"));
@@ -133,7 +167,8 @@ TEST(SessionConfigTest, ToJsonReadsBackTheSameConfig) {
        {R"({"name": "n", "source": {"type": "mic", "device": "hw:1"}})",
         R"({"source": {"type": "file", "path": "/x.flac", "speed": 2.5, "loop": true}})",
         R"({"source": {"type": "push", "sample_rate": 8000}, "asr": {"silence_ms": 400}})",
-        R"({"source": {"type": "mic"}, "save_audio": "flac"})"}) {
+        R"({"source": {"type": "mic"}, "save_audio": "flac"})",
+        R"({"source": {"type": "mic"}, "mt": {"enabled": true, "target": "cat"}})"}) {
     auto config = SessionConfigFromJson(Json::parse(body));
     ASSERT_TRUE(config.ok()) << body;
     const Json json = SessionConfigToJson(*config);

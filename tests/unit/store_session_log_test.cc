@@ -99,5 +99,48 @@ TEST_F(SessionLogTest, ReadingAMissingLogIsIOError) {
   EXPECT_EQ(ReadSessionLog(dir_ + "/nope.jsonl").status().code(), Status::Code::kIOError);
 }
 
+TEST_F(SessionLogTest, TranslationsGoToALogPerLanguageAndReadBackInOrder) {
+  auto spanish = TranslationLog::Open(dir_, "spa");
+  auto catalan = TranslationLog::Open(dir_, "cat");
+  ASSERT_TRUE(spanish.ok() && catalan.ok());
+  EXPECT_EQ((*spanish)->path(), dir_ + "/mt.spa.jsonl");
+  for (uint64_t n = 1; n <= 2; ++n) {
+    ASSERT_TRUE((*spanish)
+                    ->Append({.segment_id = n,
+                              .src_text = "word",
+                              .text = "palabra" + std::to_string(n),
+                              .src_lang = "eng",
+                              .tgt_lang = "spa",
+                              .provider = "fake",
+                              .latency_ms = 3})
+                    .ok());
+  }
+  ASSERT_TRUE((*catalan)->Append({.segment_id = 1, .text = "paraula", .tgt_lang = "cat"}).ok());
+  auto read = ReadTranslationLog(TranslationLogPath(dir_, "spa"));
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].segment_id, 1u);
+  EXPECT_EQ((*read)[1].text, "palabra2");
+  EXPECT_EQ((*read)[1].src_text, "word");
+  EXPECT_EQ((*read)[1].latency_ms, 3);
+  auto other = ReadTranslationLog(TranslationLogPath(dir_, "cat"));
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].text, "paraula");
+}
+
+TEST_F(SessionLogTest, ATornLastTranslationIsSkipped) {
+  {
+    auto log = TranslationLog::Open(dir_, "spa");
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append({.segment_id = 1, .text = "hola"}).ok());
+  }
+  std::ofstream(TranslationLogPath(dir_, "spa"), std::ios::app) << R"({"segment_id": 2, "te)";
+  auto read = ReadTranslationLog(TranslationLogPath(dir_, "spa"));
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].text, "hola");
+}
+
 }  // namespace
 }  // namespace lx::store
