@@ -46,7 +46,7 @@ class ApertiumTranslator final : public Translator {
     if (normalized.empty()) return std::string();
     if (auto cached = cache_->Find(pair_.Name(), normalized)) return std::move(*cached);
     const std::lock_guard lock(pipeline_mutex_);
-    auto translation = TranslateLocked(EncodeApertiumRequest(normalized), cancel);
+    auto translation = TranslateLocked(normalized, cancel);
     if (translation.ok()) cache_->Insert(pair_.Name(), normalized, translation.value());
     return translation;
   }
@@ -58,7 +58,7 @@ class ApertiumTranslator final : public Translator {
 
  private:
   // Two tries: the running (or a freshly started) pipeline, then a restarted one.
-  Result<std::string> TranslateLocked(const std::string& request, const CancelToken* cancel) {
+  Result<std::string> TranslateLocked(std::string_view text, const CancelToken* cancel) {
     Status last_error;
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (cancel != nullptr && cancel->cancelled()) break;
@@ -66,13 +66,18 @@ class ApertiumTranslator final : public Translator {
         last_error = StartLocked();
         if (!last_error.ok()) continue;
       }
-      auto answer = pipeline_.Exchange(request, '\0', timeout_, cancel);
+      const uint64_t request_id = ++request_count_;
+      auto answer = pipeline_.Exchange(EncodeApertiumRequest(text, request_id), '\0', timeout_,
+                                       cancel);
       if (answer.ok()) {
-        const std::lock_guard lock(stats_mutex_);
-        ++stats_.requests;
-        return DecodeApertiumAnswer(answer.value());
+        if (auto translation = DecodeApertiumAnswer(answer.value(), request_id)) {
+          const std::lock_guard lock(stats_mutex_);
+          ++stats_.requests;
+          return std::move(*translation);
+        }
       }
-      last_error = answer.status();
+      last_error = answer.ok() ? Status::Unavailable("the pipeline answered out of turn")
+                               : answer.status();
       // Its state is unknown (a late answer may still come): only a fresh one is safe.
       StopLocked();
     }
@@ -104,6 +109,7 @@ class ApertiumTranslator final : public Translator {
 
   std::mutex pipeline_mutex_;   // held for a whole translation
   ProcessPipeline pipeline_;    // GUARDED_BY(pipeline_mutex_)
+  uint64_t request_count_ = 0;  // GUARDED_BY(pipeline_mutex_); names each request
   mutable std::mutex stats_mutex_;  // held only to copy figures, never during a translation
   ApertiumPipelineStats stats_{pair_, {}, 0, 0};  // GUARDED_BY(stats_mutex_)
 };

@@ -44,7 +44,7 @@ bool IsBlank(char c) {
   return byte <= 0x20 || byte == 0x7F;
 }
 
-// Appends `text` with whitespace runs made one space, trimmed at both ends of `out`'s growth.
+// `text` with runs of blanks made one space, trimmed.
 std::string CollapseBlanks(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -60,6 +60,9 @@ std::string CollapseBlanks(std::string_view text) {
   }
   return out;
 }
+
+// A superblank naming a request; Apertium passes superblanks through every stage.
+std::string RequestMark(uint64_t request_id) { return "[lx-" + std::to_string(request_id) + "]"; }
 
 }  // namespace
 
@@ -81,7 +84,7 @@ std::string RepairUtf8(std::string_view text) {
 
 std::string NormalizeCaptionText(std::string_view text) { return CollapseBlanks(RepairUtf8(text)); }
 
-std::string EncodeApertiumRequest(std::string_view normalized_text) {
+std::string EncodeApertiumRequest(std::string_view normalized_text, uint64_t request_id) {
   std::string out;
   out.reserve(normalized_text.size() + normalized_text.size() / 8 + kSentenceEnd.size() + 1);
   for (char c : normalized_text) {
@@ -93,16 +96,18 @@ std::string EncodeApertiumRequest(std::string_view normalized_text) {
     out += c;
   }
   out += kSentenceEnd;
+  out += RequestMark(request_id);
   out += '\0';
   return out;
 }
 
-std::string DecodeApertiumAnswer(std::string_view answer) {
+std::optional<std::string> DecodeApertiumAnswer(std::string_view answer, uint64_t request_id) {
+  const std::string mark = RequestMark(request_id);
   while (!answer.empty() && IsBlank(answer.back())) answer.remove_suffix(1);
-  if (answer.size() >= kSentenceEnd.size() &&
-      answer.substr(answer.size() - kSentenceEnd.size()) == kSentenceEnd) {
-    answer.remove_suffix(kSentenceEnd.size());
-  }
+  if (!answer.ends_with(mark)) return std::nullopt;
+  answer.remove_suffix(mark.size());
+  while (!answer.empty() && IsBlank(answer.back())) answer.remove_suffix(1);
+  if (answer.ends_with(kSentenceEnd)) answer.remove_suffix(kSentenceEnd.size());
   std::string out;
   out.reserve(answer.size());
   for (size_t i = 0; i < answer.size(); ++i) {

@@ -8,10 +8,15 @@
 //   (\ < > ^ $ @ { } [ ] /), and '~', which the post-generator reads as a joining mark, is hidden
 //   in a superblank, so markup-like input is translated as text and cannot reach a later
 //   sentence. '*', '#' and '+' pass as text, as with apertium-destxt.
-// - Every request ends in Apertium's sentence end ".[]" (as apertium-destxt adds) and '\0'.
+// - Every request ends in Apertium's sentence end ".[]" (as apertium-destxt adds), a superblank
+//   naming the request ("[lx-42]", which the pipeline passes through untouched) and '\0'. An
+//   answer that does not end in its request's mark is not that request's answer (a dying stage
+//   may flush a stray '\0'), so a pipeline can never hand one request another's text.
 // - Unknown-word marks are not produced at all: generation runs with `-n` (apertium -u).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,11 +31,12 @@ std::string RepairUtf8(std::string_view text);
 std::string NormalizeCaptionText(std::string_view text);
 
 // The bytes to write to a null-flush pipeline for normalized, non-empty `text`: escaped, ended
-// by ".[]" and '\0'.
-std::string EncodeApertiumRequest(std::string_view normalized_text);
+// by ".[]", the mark of request `request_id` and '\0'.
+std::string EncodeApertiumRequest(std::string_view normalized_text, uint64_t request_id);
 
-// The translation in a pipeline's answer (the bytes before its '\0'): the sentence end this
-// side added removed, superblanks unwrapped, escapes undone, whitespace normalized as above.
-std::string DecodeApertiumAnswer(std::string_view answer);
+// The translation in a pipeline's answer to request `request_id` (the bytes before its '\0'):
+// the mark and the sentence end this side added removed, superblanks unwrapped, escapes undone,
+// whitespace normalized as above. nullopt when the answer does not end in the request's mark.
+std::optional<std::string> DecodeApertiumAnswer(std::string_view answer, uint64_t request_id);
 
 }  // namespace lx::mt
