@@ -21,6 +21,8 @@ namespace lx::mt {
 namespace {
 
 constexpr char kProviderName[] = "apertium";
+// What a new pipeline translates first: a sentence every pair's analyser knows.
+constexpr std::string_view kWarmUpText = "Hello.";
 
 // One pair's warm pipeline, supervised. Thread-safe: translations are serialized by
 // pipeline_mutex_ (a null-flush pipeline answers one request at a time, in order).
@@ -35,10 +37,14 @@ class ApertiumTranslator final : public Translator {
 
   const LanguagePair& pair() const override { return pair_; }
 
-  // Starts the pipeline; Unavailable when a stage cannot be started.
-  Status Start() {
+  // Starts the pipeline and, with `warm_up`, has it translate a sentence (not cached).
+  // Unavailable when a stage cannot be started or the warm-up fails after a restart.
+  Status Start(bool warm_up) {
     const std::lock_guard lock(pipeline_mutex_);
-    return StartLocked();
+    if (Status s = StartLocked(); !s.ok()) return s;
+    if (!warm_up) return Status::Ok();
+    auto warmed = TranslateLocked(kWarmUpText, nullptr);
+    return warmed.ok() ? Status::Ok() : warmed.status();
   }
 
   Result<std::string> Translate(std::string_view text, const CancelToken* cancel) override {
@@ -146,7 +152,7 @@ class ApertiumProviderImpl final : public ApertiumProvider {
     if (!commands.ok()) return commands.status();
     auto translator = std::make_shared<ApertiumTranslator>(
         *it, std::move(commands.value()), std::chrono::milliseconds(options_.timeout_ms), cache_);
-    if (Status s = translator->Start(); !s.ok()) {
+    if (Status s = translator->Start(options_.warm_up); !s.ok()) {
       return Status::Unavailable(fmt::format("Apertium {}: {}", it->engine_name, s.message()));
     }
     translators_.emplace(it->Name(), translator);

@@ -28,6 +28,9 @@ struct ApertiumOptions {
   // long, so a 10,000-word text that flows is never cut): restart + retry once.
   int timeout_ms = 5000;
   size_t cache_entries = 4096;  // bounded cache keyed by (pair, text); 0 = no cache
+  // Open() translates a short sentence before it returns, so the pipeline has loaded its data
+  // (a first request costs ~200 ms more than the next ones) before the first caption needs it.
+  bool warm_up = true;
   // InvalidArgument when a field is out of range (empty modes_dir, timeout_ms <= 0).
   Status Validate() const;
 };
@@ -56,8 +59,9 @@ class ApertiumProvider : public TranslatorProvider {
 
 // The Apertium provider: discovers installed pairs from modes_dir (no hard-coded list) once,
 // here. Pair names are the mode names with their codes made ISO 639-3 ("en-gl" -> eng-glg);
-// variants ("eng-cat_valencia") are not offered. Open() starts a pair's pipeline (Unavailable
-// when its mode file cannot be read or parsed, or a program cannot be started); pipelines live
+// variants ("eng-cat_valencia") are not offered. Open() starts a pair's pipeline and warms it
+// (Unavailable when its mode file cannot be read or parsed, a program cannot be started or the
+// warm-up fails after a restart); pipelines live
 // until the provider and every translator it gave out are gone. InvalidArgument when `options`
 // do not validate; NotFound when modes_dir cannot be read.
 Result<std::unique_ptr<ApertiumProvider>> OpenApertiumProvider(ApertiumOptions options);

@@ -150,7 +150,7 @@ TEST(ApertiumTranslateTest, EmptyAndBlankTextGiveEmptyTextWithoutThePipeline) {
   ASSERT_NE(translator, nullptr);
   EXPECT_EQ(Translated(*translator, ""), "");
   EXPECT_EQ(Translated(*translator, " \n\t \r "), "");
-  EXPECT_EQ(PipelineStats(*provider, "eng-spa").requests, 0U);
+  EXPECT_EQ(PipelineStats(*provider, "eng-spa").requests, 1U) << "only the warm-up";
 }
 
 TEST(ApertiumTranslateTest, HostileTextNeverCorruptsTheNextSentence) {
@@ -250,7 +250,7 @@ TEST(ApertiumTranslateTest, ThreadsTranslatingAtOnceGetTheirOwnAnswers) {
   }
   for (auto& thread : threads) thread.join();
   for (const auto& failure : failures) EXPECT_EQ(failure, "");
-  EXPECT_EQ(PipelineStats(*provider, "eng-spa").requests, 75U);
+  EXPECT_EQ(PipelineStats(*provider, "eng-spa").requests, 75U + 1U) << "and the warm-up";
 }
 
 TEST(ApertiumSupervisionTest, AKilledPipelineIsRestartedForTheNextTranslation) {
@@ -313,11 +313,12 @@ class FakeModesTest : public ::testing::Test {
                   " ]; then exec sleep 1000; fi\nexec cat\n");
     WriteFile(pair + ".mode", "sh '" + (dir_ / (pair + ".script")).string() + "'\n");
   }
-  std::unique_ptr<ApertiumProvider> Provider(int timeout_ms) {
+  std::unique_ptr<ApertiumProvider> Provider(int timeout_ms, bool warm_up = false) {
     ApertiumOptions options;
     options.modes_dir = dir_.string();
     options.timeout_ms = timeout_ms;
     options.cache_entries = 0;
+    options.warm_up = warm_up;  // most tests decide what the pipeline sees first
     auto provider = OpenApertiumProvider(options);
     EXPECT_TRUE(provider.ok()) << provider.status().ToString();
     return std::move(provider.value());
@@ -347,6 +348,19 @@ TEST_F(FakeModesTest, AHungPipelineIsUnavailableAfterARestartAndTheNextCallRecov
   EXPECT_EQ(PipelineStats(*provider, "eng-fra").starts, 2U) << "restarted once";
   EXPECT_EQ(Translated(*translator, "Hello world."), "Hello world.");
   EXPECT_EQ(PipelineStats(*provider, "eng-fra").starts, 3U);
+}
+
+TEST_F(FakeModesTest, OpenWarmsThePipelineAndFailsWhenItCannotAnswer) {
+  WriteFlakyMode("eng-fra", 2);
+  auto provider = Provider(200, /*warm_up=*/true);
+  auto hung = provider->Open("eng", "fra");
+  ASSERT_FALSE(hung.ok());
+  EXPECT_EQ(hung.status().code(), Status::Code::kUnavailable);
+  EXPECT_THAT(hung.status().message(), HasSubstr("did not answer"));
+  auto working = provider->Open("eng", "fra");
+  ASSERT_TRUE(working.ok()) << working.status().ToString();
+  EXPECT_EQ(PipelineStats(*provider, "eng-fra").requests, 1U) << "the warm-up";
+  EXPECT_EQ(Translated(*working.value(), "Hello world."), "Hello world.");
 }
 
 TEST_F(FakeModesTest, OneHangIsHiddenByTheRetry) {
