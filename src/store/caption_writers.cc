@@ -35,13 +35,6 @@ struct TimedText {
   std::string text;
 };
 
-// A cue as written: whole milliseconds, start_ms < end_ms.
-struct Cue {
-  int64_t start_ms = 0;
-  int64_t end_ms = 0;
-  std::string text;
-};
-
 // A run of tokens [begin, end).
 struct Range {
   size_t begin = 0;
@@ -290,6 +283,33 @@ std::string RenderSrt(std::vector<Cue> cues) {
   return out;
 }
 
+// Cues as given, their text on one line (NormalizeSpace), the empty ones left out.
+std::vector<Cue> NormalizedCues(const std::vector<Cue>& cues) {
+  std::vector<Cue> out;
+  for (const Cue& cue : cues) {
+    std::string text = NormalizeSpace(cue.text);
+    if (!text.empty()) out.push_back({cue.start_ms, cue.end_ms, std::move(text)});
+  }
+  return out;
+}
+
+std::string RenderCuesTxt(const std::vector<Cue>& cues) {
+  std::string out;
+  for (const Cue& cue : cues) out += cue.text + '\n';
+  return out;
+}
+
+std::string RenderCuesJson(const std::vector<Cue>& cues) {
+  nlohmann::ordered_json document;
+  document["cues"] = nlohmann::ordered_json::array();
+  for (const Cue& cue : cues) {
+    document["cues"].push_back({{"start", static_cast<double>(cue.start_ms) / 1000},
+                                {"end", static_cast<double>(cue.end_ms) / 1000},
+                                {"text", cue.text}});
+  }
+  return document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
+}
+
 std::string RenderTxt(const std::vector<asr::Final>& finals) {
   std::string out;
   for (const asr::Final& final_caption : finals) {
@@ -364,6 +384,21 @@ std::string RenderCaptions(CaptionFormat format, const std::vector<asr::Final>& 
       break;
   }
   return RenderJson(finals, info);
+}
+
+std::string RenderCues(CaptionFormat format, const std::vector<Cue>& cues) {
+  std::vector<Cue> normalized = NormalizedCues(cues);
+  switch (format) {
+    case CaptionFormat::kVtt:
+      return RenderVtt(std::move(normalized));
+    case CaptionFormat::kSrt:
+      return RenderSrt(std::move(normalized));
+    case CaptionFormat::kTxt:
+      return RenderCuesTxt(normalized);
+    case CaptionFormat::kJson:
+      break;
+  }
+  return RenderCuesJson(normalized);
 }
 
 }  // namespace lx::store

@@ -1,6 +1,7 @@
 // Caption file formats: WebVTT, SRT, plain text and JSON, rendered from finals.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,19 @@ struct TranscriptInfo {
 // never fails.
 std::string RenderCaptions(CaptionFormat format, const std::vector<asr::Final>& finals,
                            const TranscriptInfo& info);
+
+// A timed caption cue: whole milliseconds, as caption files carry them.
+struct Cue {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string text;
+};
+
+// Renders cues as they are (timing kept; a caption file read by store/caption_reader.h, then
+// translated). Text has whitespace runs made one space and is wrapped onto two lines as
+// RenderCaptions wraps it; cues with empty text are left out. kJson gives {"cues": [{"start",
+// "end" (seconds), "text"}]}. Pure function; never fails.
+std::string RenderCues(CaptionFormat format, const std::vector<Cue>& cues);
 
 // Longest cue text in characters (two lines of 42, the common broadcast limit).
 inline constexpr size_t kMaxCueChars = 84;
