@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
+#include <map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -384,6 +385,82 @@ std::string RenderCaptions(CaptionFormat format, const std::vector<asr::Final>& 
       break;
   }
   return RenderJson(finals, info);
+}
+
+namespace {
+
+// Each segment's translated text (the last translation of a segment wins).
+std::map<uint64_t, std::string> TranslationsBySegment(
+    const std::vector<events::TranslationFinal>& translations) {
+  std::map<uint64_t, std::string> by_segment;
+  for (const events::TranslationFinal& t : translations) by_segment[t.segment_id] = t.text;
+  return by_segment;
+}
+
+// A bilingual cue: whole milliseconds, start_ms < end_ms, a line in each language.
+struct BilingualCue {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string source;
+  std::string target;
+};
+
+// Appends `text` to `line`, a space between them.
+void JoinLine(std::string* line, const std::string& text) {
+  if (text.empty()) return;
+  if (!line->empty()) *line += ' ';
+  *line += text;
+}
+
+}  // namespace
+
+std::vector<asr::Final> TranslatedFinals(
+    const std::vector<asr::Final>& finals,
+    const std::vector<events::TranslationFinal>& translations) {
+  const std::map<uint64_t, std::string> by_segment = TranslationsBySegment(translations);
+  std::vector<asr::Final> out;
+  for (const asr::Final& final_caption : finals) {
+    const auto it = by_segment.find(final_caption.segment_id);
+    if (it == by_segment.end()) continue;
+    asr::Final translated = final_caption;
+    translated.text = it->second;
+    translated.words.clear();
+    out.push_back(std::move(translated));
+  }
+  return out;
+}
+
+std::string RenderBilingualVtt(const std::vector<asr::Final>& finals,
+                               const std::vector<events::TranslationFinal>& translations,
+                               const TranscriptInfo& info) {
+  const std::map<uint64_t, std::string> by_segment = TranslationsBySegment(translations);
+  const int64_t audio_end_ms = AudioEndMs(info.audio_seconds);
+  std::vector<BilingualCue> cues;
+  for (const asr::Final& final_caption : finals) {
+    std::string source = NormalizeSpace(final_caption.text);
+    if (source.empty()) continue;
+    const auto it = by_segment.find(final_caption.segment_id);
+    std::string target = it == by_segment.end() ? "" : NormalizeSpace(it->second);
+    // Timed as FitCues times a cue; a final with no room left joins the previous cue.
+    const int64_t previous_end_ms = cues.empty() ? 0 : cues.back().end_ms;
+    BilingualCue cue{std::max(ToMillis(final_caption.t0_s, audio_end_ms), previous_end_ms), 0,
+                     std::move(source), std::move(target)};
+    cue.end_ms = std::min(std::max(ToMillis(final_caption.t1_s, audio_end_ms), cue.start_ms + 1),
+                          audio_end_ms);
+    if (cue.end_ms <= cue.start_ms) cue.start_ms = cue.end_ms - 1;
+    if (cue.start_ms < previous_end_ms) {
+      JoinLine(&cues.back().source, cue.source);
+      JoinLine(&cues.back().target, cue.target);
+      continue;
+    }
+    cues.push_back(std::move(cue));
+  }
+  std::string out = "WEBVTT\n";
+  for (const BilingualCue& cue : cues) {
+    out += '\n' + TimingLine(Cue{cue.start_ms, cue.end_ms, ""}, '.') + EscapeVtt(cue.source) + '\n';
+    if (!cue.target.empty()) out += EscapeVtt(cue.target) + '\n';
+  }
+  return out;
 }
 
 std::string RenderCues(CaptionFormat format, const std::vector<Cue>& cues) {

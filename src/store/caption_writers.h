@@ -9,6 +9,7 @@
 #include "asr/caption.h"
 #include "asr/stream_metrics.h"
 #include "base/status.h"
+#include "events/event.h"
 
 namespace lx::store {
 
@@ -51,6 +52,22 @@ struct Cue {
 // RenderCaptions wraps it; cues with empty text are left out. kJson gives {"cues": [{"start",
 // "end" (seconds), "text"}]}. Pure function; never fails.
 std::string RenderCues(CaptionFormat format, const std::vector<Cue>& cues);
+
+// The finals with each text replaced by its translation (matched by segment_id; the last
+// translation of a segment wins), for rendering a translation with RenderCaptions. A final
+// without a translation (its mt.error) is left out. Words are cleared, so long translations are
+// split into cues spread evenly over the final's [t0, t1]. Pure.
+std::vector<asr::Final> TranslatedFinals(const std::vector<asr::Final>& finals,
+                                         const std::vector<events::TranslationFinal>& translations);
+
+// Bilingual WebVTT: one cue per final with text, timed and clamped as RenderCaptions times a
+// final, holding two lines: the source text, then its translation (matched by segment_id; the
+// line is left out when the final has none). Each text is one line, whitespace runs made one
+// space; a final with no room before the audio's end joins the previous cue, on both lines.
+// Pure function; never fails.
+std::string RenderBilingualVtt(const std::vector<asr::Final>& finals,
+                               const std::vector<events::TranslationFinal>& translations,
+                               const TranscriptInfo& info);
 
 // Longest cue text in characters (two lines of 42, the common broadcast limit).
 inline constexpr size_t kMaxCueChars = 84;

@@ -608,5 +608,71 @@ TEST(CaptionFfmpegTest, FfmpegReadsOurVttAndSrtAsTheSameCues) {
   }
 }
 
+// ---- Translations ------------------------------------------------------------------------------
+
+events::TranslationFinal Translation(uint64_t segment_id, std::string text) {
+  return events::TranslationFinal{.segment_id = segment_id,
+                                  .src_text = "",
+                                  .text = std::move(text),
+                                  .src_lang = "eng",
+                                  .tgt_lang = "spa",
+                                  .provider = "fake",
+                                  .latency_ms = 0};
+}
+
+TEST(BilingualVttTest, EachCueHoldsTheSourceLineThenItsTranslation) {
+  const std::vector<asr::Final> finals = {MakeFinal(1, "hello world", 0.5, 1.25),
+                                          MakeFinal(2, "", 1.5, 1.75),  // no words: no cue
+                                          MakeFinal(3, "good  bye <now>", 2.0, 3.0)};
+  // Out of order, and segment 3 translated twice: the last one counts.
+  const std::vector<events::TranslationFinal> translations = {
+      Translation(3, "adiós"), Translation(1, "hola mundo"), Translation(3, "adiós <ya>")};
+  EXPECT_EQ(RenderBilingualVtt(finals, translations, TranscriptInfo{}),
+            "WEBVTT\n"
+            "\n"
+            "00:00:00.500 --> 00:00:01.250\n"
+            "hello world\n"
+            "hola mundo\n"
+            "\n"
+            "00:00:02.000 --> 00:00:03.000\n"
+            "good bye &lt;now&gt;\n"
+            "adiós &lt;ya&gt;\n");
+}
+
+TEST(BilingualVttTest, AFinalWithoutTranslationKeepsItsSourceLineAlone) {
+  const std::vector<asr::Final> finals = {MakeFinal(1, "hello", 0, 1), MakeFinal(2, "bye", 1, 2)};
+  EXPECT_EQ(RenderBilingualVtt(finals, {Translation(2, "adiós")}, TranscriptInfo{}),
+            "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nhello\n"
+            "\n00:00:01.000 --> 00:00:02.000\nbye\nadiós\n");
+}
+
+TEST(BilingualVttTest, AFinalWithNoRoomBeforeTheAudioEndJoinsThePreviousCueOnBothLines) {
+  TranscriptInfo info;
+  info.audio_seconds = 2.0;
+  const std::vector<asr::Final> finals = {MakeFinal(1, "one", 1.0, 2.0),
+                                          MakeFinal(2, "two", 2.5, 3.0)};
+  EXPECT_EQ(RenderBilingualVtt(finals, {Translation(1, "uno"), Translation(2, "dos")}, info),
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\none two\nuno dos\n");
+}
+
+TEST(TranslatedFinalsTest, ReplaceTextsKeepTimesAndLeaveOutUntranslatedFinals) {
+  const std::vector<asr::Final> finals = {
+      MakeFinal(1, "hello world", 0.5, 1.5, WordsEvery300Ms("hello world", 500)),
+      MakeFinal(2, "lost", 2.0, 2.5), MakeFinal(3, "good bye", 3.0, 4.0)};
+  const std::vector<asr::Final> translated =
+      TranslatedFinals(finals, {Translation(1, "hola mundo"), Translation(3, "adiós")});
+  ASSERT_EQ(translated.size(), 2u);
+  EXPECT_EQ(translated[0].segment_id, 1u);
+  EXPECT_EQ(translated[0].text, "hola mundo");
+  EXPECT_TRUE(translated[0].words.empty()) << "the source's words do not time the translation";
+  EXPECT_DOUBLE_EQ(translated[0].t0_s, 0.5);
+  EXPECT_DOUBLE_EQ(translated[1].t1_s, 4.0);
+  EXPECT_EQ(RenderCaptions(CaptionFormat::kTxt, translated, TranscriptInfo{}),
+            "hola mundo\nadiós\n");
+  EXPECT_EQ(RenderCaptions(CaptionFormat::kSrt, translated, TranscriptInfo{}),
+            "1\n00:00:00,500 --> 00:00:01,500\nhola mundo\n\n"
+            "2\n00:00:03,000 --> 00:00:04,000\nadiós\n");
+}
+
 }  // namespace
 }  // namespace lx::store
