@@ -11,6 +11,8 @@
 #include "audio/audio_file_writer.h"
 #include "base/logging.h"
 #include "events/json_codec.h"
+#include "mt/translator.h"
+#include "session/translation_worker.h"
 #include "store/caption_writers.h"
 #include "store/session_log.h"
 
@@ -183,6 +185,35 @@ HttpResponse SavedAudio(const HttpRequest& request, const session::Session& sess
                       std::move(bytes).value(),
                       {{"Content-Disposition",
                         "attachment; filename=\"" + info.id + (flac ? ".flac" : ".wav") + "\""}}};
+}
+
+// The `lang` an export asks for: "" for the source language, kBothLanguages, or the session's
+// translation target. NotFound for a language the session has not, InvalidArgument for "both"
+// in another format than vtt.
+constexpr char kBothLanguages[] = "both";
+constexpr char kSourceLanguage[] = "eng";
+
+Result<std::string> ExportLanguage(const std::string& asked, const SessionInfo& info,
+                                   store::CaptionFormat format) {
+  const std::string lang = asked == kBothLanguages ? asked : mt::NormalizeLanguageCode(asked);
+  if (lang.empty() || lang == kSourceLanguage) return std::string();
+  const bool translated = info.config.mt.enabled;
+  if (lang == kBothLanguages) {
+    if (!translated) return Status::NotFound("session " + info.id + " is not translated");
+    if (format != store::CaptionFormat::kVtt) {
+      return Status::InvalidArgument("lang=both is a bilingual WebVTT: use format=vtt");
+    }
+    return lang;
+  }
+  if (translated && lang == info.config.mt.target) return lang;
+  return Status::NotFound("session " + info.id + " has no captions in \"" + asked + "\"; it has " +
+                          kSourceLanguage +
+                          (translated ? ", " + info.config.mt.target + " and both" : ""));
+}
+
+std::string TranslationUnavailable(const session::SessionManager& sessions) {
+  const std::string& why = sessions.translation_unavailable();
+  return why.empty() ? "translation is not available" : "translation is not available: " + why;
 }
 
 // Prometheus text exposition: "name{labels} value" lines with HELP/TYPE headers.
@@ -396,6 +427,13 @@ std::vector<Route> Api::Routes() const {
                     [this](const HttpRequest&, const Params&) { return ServerMetrics(); }});
   routes.push_back({"GET", "/models/asr", kInternalError,
                     [](const HttpRequest&, const Params&) { return AsrModels(); }});
+  // Both may scan the installed pairs on disk: a few small files.
+  routes.push_back({"GET", "/languages/mt", kInternalError,
+                    [this](const HttpRequest&, const Params&) { return TranslationLanguages(); },
+                    true});
+  routes.push_back({"GET", "/models/mt", kInternalError,
+                    [this](const HttpRequest&, const Params&) { return TranslationModels(); },
+                    true});
   return routes;
 }
 
@@ -432,6 +470,9 @@ HttpResponse Api::SessionMetrics(const session::Session& session) const {
             {"real_time_factor", info.metrics.RealTimeFactor()},
             {"asr", events::StreamMetricsToJson(info.metrics)},
             {"delivery", DeliveryJson(hub ? hub->Delivery() : DeliveryStats{}, summary)}};
+  if (const auto translation = session.Translation()) {
+    json["mt"] = session::TranslationMetricsToJson(*translation);
+  }
   return JsonResponse(200, json);
 }
 
@@ -471,16 +512,60 @@ HttpResponse Api::ServerMetrics() const {
 HttpResponse Api::Export(const HttpRequest& request, const session::Session& session) const {
   auto format = store::CaptionFormatFromName(request.Query("format").value_or("vtt"));
   if (!format.ok()) return Error(422, format.status().message());
-  const std::string path = sessions_.SessionDir(session.id()) + "/finals.jsonl";
-  auto finals = store::ReadSessionLog(path);
-  if (!finals.ok()) return InternalError(request, kInternalError, finals.status().ToString());
   const SessionInfo info = session.Info();
+  auto lang = ExportLanguage(request.Query("lang").value_or(""), info, format.value());
+  if (!lang.ok()) return StatusResponse(request, lang.status());
+  const std::string dir = sessions_.SessionDir(session.id());
+  auto finals = store::ReadSessionLog(dir + "/finals.jsonl");
+  if (!finals.ok()) return InternalError(request, kInternalError, finals.status().ToString());
+  std::vector<events::TranslationFinal> translations;
+  if (!lang.value().empty()) {
+    auto read = store::ReadTranslationLog(store::TranslationLogPath(dir, info.config.mt.target));
+    if (!read.ok()) return InternalError(request, kInternalError, read.status().ToString());
+    translations = std::move(read).value();
+  }
   const store::TranscriptInfo transcript{"pocketsphinx", info.config.model_dir, info.id,
                                          info.audio_seconds, info.metrics};
-  return HttpResponse{200,
-                      std::string(ContentTypeOf(format.value())),
-                      store::RenderCaptions(format.value(), finals.value(), transcript),
-                      {}};
+  std::string body;
+  if (lang.value() == kBothLanguages) {
+    body = store::RenderBilingualVtt(finals.value(), translations, transcript);
+  } else if (!lang.value().empty()) {
+    body = store::RenderCaptions(format.value(),
+                                 store::TranslatedFinals(finals.value(), translations), transcript);
+  } else {
+    body = store::RenderCaptions(format.value(), finals.value(), transcript);
+  }
+  return HttpResponse{200, std::string(ContentTypeOf(format.value())), std::move(body), {}};
+}
+
+HttpResponse Api::TranslationLanguages() const {
+  const mt::TranslatorProvider* provider = sessions_.translators();
+  Json pairs = Json::array();
+  if (provider != nullptr) {
+    for (const mt::LanguagePair& pair : provider->Pairs()) {
+      pairs.push_back(
+          {{"source", pair.source}, {"target", pair.target}, {"provider", provider->name()}});
+    }
+  }
+  Json json{{"available", provider != nullptr}, {"pairs", std::move(pairs)}};
+  if (provider == nullptr) json["detail"] = TranslationUnavailable(sessions_);
+  return JsonResponse(200, json);
+}
+
+HttpResponse Api::TranslationModels() const {
+  const mt::TranslatorProvider* provider = sessions_.translators();
+  Json providers = Json::array();
+  if (provider != nullptr) {
+    Json pairs = Json::array();
+    for (const mt::LanguagePair& pair : provider->Pairs()) {
+      pairs.push_back(
+          {{"source", pair.source}, {"target", pair.target}, {"engine_name", pair.engine_name}});
+    }
+    providers.push_back({{"name", provider->name()}, {"pairs", std::move(pairs)}});
+  }
+  Json json{{"providers", std::move(providers)}};
+  if (provider == nullptr) json["detail"] = TranslationUnavailable(sessions_);
+  return JsonResponse(200, json);
 }
 
 HttpResponse Api::AsrModels() {

@@ -97,6 +97,8 @@ class Api {
   HttpResponse ServerMetrics() const;
   HttpResponse Export(const HttpRequest& request, const session::Session& session) const;
   static HttpResponse AsrModels();
+  HttpResponse TranslationLanguages() const;
+  HttpResponse TranslationModels() const;
   bool Authorized(const HttpRequest& request) const;
 
   ApiOptions options_;
