@@ -25,6 +25,7 @@
 #include "base/logging.h"
 #include "base/status.h"
 #include "cli/app.h"
+#include "mt/apertium_provider.h"
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/hub.h"
@@ -35,7 +36,8 @@ namespace {
 
 namespace net = boost::asio;
 
-// Forwards a session's events and logs each final's text (--log-transcripts only).
+// Forwards a session's events and logs each final's and translation's text (--log-transcripts
+// only). Stateless, so the calls from a session's two threads need no lock.
 class TranscriptLoggingSink final : public session::EventSink {
  public:
   TranscriptLoggingSink(std::string session_id, std::shared_ptr<session::EventSink> next)
@@ -44,6 +46,9 @@ class TranscriptLoggingSink final : public session::EventSink {
     if (const auto* final_caption = std::get_if<asr::Final>(&event.payload)) {
       LogWith(spdlog::level::info, {{"session_id", session_id_}}, "final {}: {}",
               final_caption->segment_id, final_caption->text);
+    } else if (const auto* translation = std::get_if<events::TranslationFinal>(&event.payload)) {
+      LogWith(spdlog::level::info, {{"session_id", session_id_}}, "translation {} ({}): {}",
+              translation->segment_id, translation->tgt_lang, translation->text);
     }
     next_->Publish(std::move(event));
   }
@@ -90,6 +95,23 @@ std::optional<StartupError> Prepare(const ServeOptions& options, std::string* da
     *token = read.value();
   }
   return std::nullopt;
+}
+
+// The Apertium provider, or null and why not (the server runs without translation then).
+std::unique_ptr<mt::TranslatorProvider> OpenTranslation(const ServeOptions& options,
+                                                        std::string* why_not) {
+  mt::ApertiumOptions apertium;
+  apertium.modes_dir = options.mt_modes_dir;
+  apertium.timeout_ms = options.mt_timeout_ms;
+  auto provider = mt::CreateApertiumProvider(apertium);
+  if (!provider.ok()) {
+    *why_not = "Apertium cannot be used (" + provider.status().message() +
+               "; install apertium and a language pair, e.g. apertium-eng-spa)";
+    spdlog::warn("translation is off: {}", *why_not);
+    return nullptr;
+  }
+  spdlog::info("translation: apertium, {} pairs", provider.value()->Pairs().size());
+  return std::move(provider).value();
 }
 
 // First SIGINT/SIGTERM: graceful shutdown. A second one: stop at once.
@@ -155,6 +177,17 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options) {
       ->envname("LX_MAX_BODY_BYTES")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30))
       ->capture_default_str();
+  cmd->add_option("--mt-modes-dir", options.mt_modes_dir,
+                  "Apertium's modes folder: the translation pairs installed (apertium-eng-spa, "
+                  "...); without Apertium the server runs and translation requests get 422")
+      ->envname("LX_MT_MODES_DIR")
+      ->capture_default_str();
+  cmd->add_option("--mt-timeout-ms", options.mt_timeout_ms,
+                  "A translation not answered within this time restarts its Apertium pipeline "
+                  "and is tried once more, then reported as mt.error")
+      ->envname("LX_MT_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
   return cmd;
 }
 
@@ -170,8 +203,13 @@ int RunServe(const ServeOptions& options) {
   server::HubRegistry hubs(io);
   audio::AlsaCaptureBackend capture;
   const bool log_transcripts = options.log_transcripts;
+  session::SessionManagerOptions session_options{data_dir, options.model_dir, {}};
+  // Declared before the sessions, which use it until they are gone.
+  const std::unique_ptr<mt::TranslatorProvider> translation =
+      OpenTranslation(options, &session_options.translation_unavailable);
+  session_options.translators = translation.get();
   session::SessionManager sessions(
-      session::SessionManagerOptions{data_dir, options.model_dir, {}}, capture,
+      session_options, capture,
       [cache = CacheDir()](const std::string& dir) {
         return asr::LoadPocketSphinxModel(dir, {cache});
       },

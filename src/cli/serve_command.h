@@ -21,12 +21,16 @@ struct ServeOptions {
   std::string log_format = "text";           // text|json
   bool log_transcripts = false;              // log finals' text (never logged otherwise)
   size_t max_body_bytes = 64 * 1024;         // larger request bodies get 413
+  std::string mt_modes_dir = "/usr/share/apertium/modes";  // Apertium's installed pairs
+  int mt_timeout_ms = 5000;  // a translation not answered by then: restart + retry once
 };
 
 // Registers the subcommand on `app`; `options` receives the parsed values and must outlive `app`.
 CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options);
 
-// Serves until SIGINT or SIGTERM, then shuts down gracefully (sessions flushed, sockets closed
+// Serves until SIGINT or SIGTERM. Translation (sessions' "mt") uses Apertium, opened at start:
+// when it cannot be (not installed), the server still starts, logs why, and sessions asking for
+// translation get a 422 saying so., then shuts down gracefully (sessions flushed, sockets closed
 // with 1001) and returns 0. Prints the server's URL as the first line of stdout once listening.
 // Start-up failures are one line on stderr and an exit code (see cli/app.h): 2 for bad options,
 // 4 for an unusable model, 1 when the address cannot be bound.

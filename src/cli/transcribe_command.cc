@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -15,6 +16,9 @@
 #include "cli/app.h"
 #include "cli/paths.h"
 #include "cli/progress.h"
+#include "events/event.h"
+#include "mt/apertium_provider.h"
+#include "mt/translator.h"
 #include "store/atomic_file.h"
 #include "store/caption_writers.h"
 
@@ -117,12 +121,90 @@ Status WriteOutput(const std::string& output, const std::string& content) {
   return Status::Ok();
 }
 
+// The language the recognizer's finals are in.
+constexpr char kSourceLanguage[] = "eng";
+
+// An Apertium translator from English into `lang`, and the provider that owns its pipeline.
+struct Translation {
+  std::unique_ptr<mt::TranslatorProvider> provider;
+  std::shared_ptr<mt::Translator> translator;
+};
+
+Result<Translation> OpenTranslation(const TranscribeOptions& options) {
+  mt::ApertiumOptions apertium;
+  apertium.modes_dir = options.mt_modes_dir;
+  auto provider = mt::CreateApertiumProvider(apertium);
+  if (!provider.ok()) {
+    return Status::Unavailable("translation needs Apertium (" + provider.status().message() +
+                               "); install apertium and a pair such as apertium-eng-spa");
+  }
+  auto translator = provider.value()->Open(kSourceLanguage, options.translate);
+  if (translator.status().code() == Status::Code::kNotFound) {
+    std::string targets;
+    for (const mt::LanguagePair& pair : provider.value()->Pairs()) {
+      if (pair.source == kSourceLanguage) targets += (targets.empty() ? "" : ", ") + pair.target;
+    }
+    return Status::InvalidArgument("--translate " + options.translate +
+                                   ": no such translation from English is installed; installed: " +
+                                   (targets.empty() ? "none" : targets));
+  }
+  if (!translator.ok()) return translator.status();
+  return Translation{std::move(provider).value(), std::move(translator).value()};
+}
+
+// Each final's translation, in order (finals without text get none). A failure names the
+// segment.
+Result<std::vector<events::TranslationFinal>> TranslateFinals(
+    mt::Translator& translator, const std::string& provider,
+    const std::vector<asr::Final>& finals) {
+  std::vector<events::TranslationFinal> translations;
+  for (const asr::Final& final_caption : finals) {
+    if (final_caption.text.empty()) continue;
+    auto text = translator.Translate(final_caption.text);
+    if (!text.ok()) {
+      return Status::Unavailable("translating caption " + std::to_string(final_caption.segment_id) +
+                                 " failed: " + text.status().message());
+    }
+    translations.push_back({.segment_id = final_caption.segment_id,
+                            .src_text = final_caption.text,
+                            .text = std::move(text).value(),
+                            .src_lang = translator.pair().source,
+                            .tgt_lang = translator.pair().target,
+                            .provider = provider,
+                            .latency_ms = 0});
+  }
+  return translations;
+}
+
+// Checks what --translate needs before any work: a file to write beside, and the translator.
+Result<std::optional<Translation>> PrepareTranslation(const TranscribeOptions& options) {
+  if (options.translate.empty()) return std::optional<Translation>();
+  const bool letters = std::all_of(options.translate.begin(), options.translate.end(),
+                                   [](char c) { return c >= 'a' && c <= 'z'; });
+  if (!letters) {
+    return Status::InvalidArgument("--translate " + options.translate +
+                                   ": give a language code such as spa or es");
+  }
+  if (IsStdStream(options.output)) {
+    return Status::InvalidArgument(
+        "--translate writes a second file beside the output: give one with -o");
+  }
+  auto translation = OpenTranslation(options);
+  if (!translation.ok()) return translation.status();
+  return std::optional<Translation>(std::move(translation).value());
+}
+
 std::optional<Failure> Transcribe(const TranscribeOptions& options) {
   if (Status s = options.segmenter.Validate(); !s.ok()) return Failure{kExitUsage, s.message()};
   auto format = ChooseFormat(options);
   if (!format.ok()) return Failure{kExitUsage, format.status().message()};
   if (Status s = CheckOutputWritable(options.output); !s.ok()) {
     return Failure{kExitUsage, s.message()};
+  }
+  auto translation = PrepareTranslation(options);
+  if (!translation.ok()) {
+    const bool usage = translation.status().code() == Status::Code::kInvalidArgument;
+    return Failure{usage ? kExitUsage : kExitTranslation, translation.status().message()};
   }
   auto source = OpenInput(options);
   if (!source.ok()) return Failure{kExitBadInput, source.status().message()};
@@ -146,13 +228,34 @@ std::optional<Failure> Transcribe(const TranscribeOptions& options) {
                                    std::string(model.value()->model_name()),
                                    source.value()->info().name, metrics.audio_seconds, metrics};
   const std::string content = store::RenderCaptions(format.value(), collector.finals(), info);
+  std::string translated;  // rendered before anything is written: a failure writes nothing
+  if (translation.value()) {
+    const Translation& t = *translation.value();
+    auto translations = TranslateFinals(*t.translator, t.provider->name(), collector.finals());
+    if (!translations.ok()) return Failure{kExitTranslation, translations.status().message()};
+    translated = store::RenderCaptions(
+        format.value(), store::TranslatedFinals(collector.finals(), translations.value()), info);
+  }
   if (Status s = WriteOutput(options.output, content); !s.ok()) {
     return Failure{kExitFailure, s.message()};
+  }
+  if (translation.value()) {
+    const std::string path = TranslatedOutputPath(options.output, options.translate);
+    if (Status s = WriteOutput(path, translated); !s.ok()) {
+      return Failure{kExitFailure, s.message()};
+    }
   }
   return std::nullopt;
 }
 
 }  // namespace
+
+std::string TranslatedOutputPath(const std::string& output, const std::string& lang) {
+  const std::filesystem::path path(output);
+  std::filesystem::path translated = path.parent_path() / path.stem();
+  translated += "." + lang + path.extension().string();
+  return translated.string();
+}
 
 CLI::App* AddTranscribeCommand(CLI::App& app, TranscribeOptions& options) {
   CLI::App* cmd =
@@ -161,6 +264,8 @@ CLI::App* AddTranscribeCommand(CLI::App& app, TranscribeOptions& options) {
                          "Examples:\n"
                          "  loquilex transcribe talk.wav -o talk.vtt\n"
                          "  loquilex transcribe talk.flac --format json -\n"
+                         "  loquilex transcribe talk.wav --translate spa -o talk.vtt   "
+                         "# also writes talk.spa.vtt\n"
                          "  sox talk.wav -t raw -r 16000 -e signed -b 16 -c 1 - | "
                          "loquilex transcribe - --raw-rate 16000 --format srt");
   cmd->add_option("input", options.input,
@@ -192,6 +297,15 @@ CLI::App* AddTranscribeCommand(CLI::App& app, TranscribeOptions& options) {
       ->capture_default_str();
   cmd->add_option("--stable-after-ms", options.segmenter.stable_after_ms,
                   "Audio over which a partial's words must hold to be marked stable, in ms")
+      ->capture_default_str();
+  cmd->add_option("--translate", options.translate,
+                  "Also write the captions translated from English into this language (ISO "
+                  "639-3 or 639-1, e.g. spa or es) with Apertium, to the output's name with the "
+                  "language before its extension (talk.vtt -> talk.spa.vtt); needs -o")
+      ->transform([](const std::string& code) { return mt::NormalizeLanguageCode(code); });
+  cmd->add_option("--mt-modes-dir", options.mt_modes_dir,
+                  "Apertium's modes folder, where the installed pairs are found")
+      ->envname("LX_MT_MODES_DIR")
       ->capture_default_str();
   auto* quiet = cmd->add_flag("-q,--quiet", options.quiet, "No progress display");
   cmd->add_flag("--progress", options.progress, "Show progress even when stderr is not a terminal")
