@@ -84,6 +84,7 @@ bench: build
 	bench/transcribe_vs_pocketsphinx.py
 	bench/serve_latency.py
 	bench/stable_prefix.py
+	bench/translate_latency.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

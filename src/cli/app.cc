@@ -8,6 +8,7 @@
 #include "base/logging.h"
 #include "cli/serve_command.h"
 #include "cli/transcribe_command.h"
+#include "cli/translate_command.h"
 
 namespace lx::cli {
 
@@ -26,12 +27,13 @@ int Run(int argc, char** argv) {
             ->capture_default_str();
     TranscribeOptions transcribe;
     CLI::App* transcribe_cmd = AddTranscribeCommand(app, transcribe);
+    TranslateOptions translate;
+    CLI::App* translate_cmd = AddTranslateCommand(app, translate);
     ServeOptions serve;
     CLI::App* serve_cmd = AddServeCommand(app, serve);
     app.footer(
         "Exit codes: 0 ok, 1 internal failure, 2 usage error, 3 unreadable input, "
-        "4 recognizer model missing or unusable, 5 translation engine missing, unusable or "
-        "failing.\nRun `loquilex <command> --help` for a "
+        "4 recognizer model or translation engine missing or unusable.\nRun `loquilex <command> --help` for a "
         "command's options.");
     try {
       app.parse(argc, argv);
@@ -47,6 +49,7 @@ int Run(int argc, char** argv) {
     }
     SetUpLogging(log_level);
     if (transcribe_cmd->parsed()) return RunTranscribe(transcribe);
+    if (translate_cmd->parsed()) return RunTranslate(translate);
     return kExitUsage;
   } catch (const std::exception& e) {
     fmt::print(stderr, "loquilex: internal error: {}\n", e.what());

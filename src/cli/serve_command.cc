@@ -180,7 +180,7 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options) {
   cmd->add_option("--mt-modes-dir", options.mt_modes_dir,
                   "Apertium's modes folder: the translation pairs installed (apertium-eng-spa, "
                   "...); without Apertium the server runs and translation requests get 422")
-      ->envname("LX_MT_MODES_DIR")
+      ->envname("LX_APERTIUM_MODES_DIR")
       ->capture_default_str();
   cmd->add_option("--mt-timeout-ms", options.mt_timeout_ms,
                   "A translation not answered within this time restarts its Apertium pipeline "

@@ -204,7 +204,7 @@ std::optional<Failure> Transcribe(const TranscribeOptions& options) {
   auto translation = PrepareTranslation(options);
   if (!translation.ok()) {
     const bool usage = translation.status().code() == Status::Code::kInvalidArgument;
-    return Failure{usage ? kExitUsage : kExitTranslation, translation.status().message()};
+    return Failure{usage ? kExitUsage : kExitModel, translation.status().message()};
   }
   auto source = OpenInput(options);
   if (!source.ok()) return Failure{kExitBadInput, source.status().message()};
@@ -232,7 +232,7 @@ std::optional<Failure> Transcribe(const TranscribeOptions& options) {
   if (translation.value()) {
     const Translation& t = *translation.value();
     auto translations = TranslateFinals(*t.translator, t.provider->name(), collector.finals());
-    if (!translations.ok()) return Failure{kExitTranslation, translations.status().message()};
+    if (!translations.ok()) return Failure{kExitModel, translations.status().message()};
     translated = store::RenderCaptions(
         format.value(), store::TranslatedFinals(collector.finals(), translations.value()), info);
   }
@@ -305,7 +305,7 @@ CLI::App* AddTranscribeCommand(CLI::App& app, TranscribeOptions& options) {
       ->transform([](const std::string& code) { return mt::NormalizeLanguageCode(code); });
   cmd->add_option("--mt-modes-dir", options.mt_modes_dir,
                   "Apertium's modes folder, where the installed pairs are found")
-      ->envname("LX_MT_MODES_DIR")
+      ->envname("LX_APERTIUM_MODES_DIR")
       ->capture_default_str();
   auto* quiet = cmd->add_flag("-q,--quiet", options.quiet, "No progress display");
   cmd->add_flag("--progress", options.progress, "Show progress even when stderr is not a terminal")

@@ -1,7 +1,7 @@
 // Apertium's stream format at the edges of a null-flush pipeline: plain caption text in, plain
 // text out. Pure functions, thread-safe.
 //
-// Decisions (docs/architecture.md):
+// Decisions:
 // - Text is one caption line: every run of whitespace and control characters becomes one space,
 //   invalid UTF-8 becomes U+FFFD. A caption never carries layout the translation must keep.
 // - Apertium's stream metacharacters are escaped as apertium-destxt escapes them

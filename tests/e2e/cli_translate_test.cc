@@ -1,249 +1,133 @@
-// Translated captions end to end: the real binary, real recorded speech and the real Apertium
-// (apertium-eng-spa), through `loquilex serve` over loopback and `loquilex transcribe`.
-#include <fcntl.h>
+// `loquilex translate` end to end: the real binary and the real Apertium on small caption files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <filesystem>
-#include <sstream>
-#include <string>
-#include <thread>
-#include <vector>
+#include <fstream>
 
 #include "support/run_command.h"
-#include "support/ws_client.h"
 
 namespace lx {
 namespace {
 
 namespace fs = std::filesystem;
 using ::lx::testing::Binary;
-using ::lx::testing::HttpReply;
+using ::lx::testing::CommandResult;
 using ::lx::testing::ReadFile;
 using ::lx::testing::RunCommand;
-using ::lx::testing::SendHttp;
-using ::lx::testing::WsClient;
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
-using Json = nlohmann::json;
-
-// Two finals: "the mr john dashwood and then at leisure to consider our" and "much there might
-// be crudely in his power to do for".
-const std::string kClip =
-    "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav";
-constexpr char kHost[] = "127.0.0.1";
-constexpr int kTimeoutMs = 30000;
-
-bool ApertiumEngSpaInstalled() {
-  return fs::exists("/usr/share/apertium/modes/en-es.mode") ||
-         fs::exists("/usr/share/apertium/modes/eng-spa.mode");
-}
-
-// A `loquilex serve --port 0` child; its stderr goes to <dir>/server.log. Killed when destroyed.
-class Server {
- public:
-  ~Server() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) ::close(out_);
-  }
-  // Starts it and reads the URL it prints first; false when it did not come up.
-  bool Start(const fs::path& dir, std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> args = {Binary(), "serve",      "--port",
-                                     "0",      "--data-dir", (dir / "data").string()};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    int fds[2];
-    if (::pipe(fds) != 0) return false;
-    const std::string log = (dir / "server.log").string();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (err >= 0) ::dup2(err, STDERR_FILENO);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = fds[0];
-    std::string line;
-    pollfd fd{out_, POLLIN, 0};
-    char c = 0;
-    while (::poll(&fd, 1, 20000) > 0 && ::read(out_, &c, 1) == 1 && c != '\n') line += c;
-    const std::string prefix = std::string("http://") + kHost + ":";
-    if (line.rfind(prefix, 0) != 0) return false;
-    port_ = static_cast<uint16_t>(std::stoi(line.substr(prefix.size())));
-    return true;
-  }
-  HttpReply Http(const std::string& method, const std::string& target,
-                 const std::string& body = "") const {
-    return SendHttp(kHost, port_, method, target, body);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  uint16_t port_ = 0;
-};
 
 class TranslateCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!ApertiumEngSpaInstalled()) GTEST_SKIP() << "apertium-eng-spa is not installed";
     dir_ = fs::temp_directory_path() /
-           ("lx_mt_e2e_" +
+           ("lx_e2e_translate_" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << "server log:\n" << ReadFile(dir_ / "server.log");
-    server_.reset();
-    fs::remove_all(dir_);
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CommandResult Translate(const std::string& args) {
+    return RunCommand(Binary() + " translate " + args);
   }
-  bool WaitForStatus(const std::string& sid, const std::string& status) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
-    while (std::chrono::steady_clock::now() < deadline) {
-      const HttpReply reply = server_->Http("GET", "/sessions/" + sid);
-      if (reply.status == 200 && Json::parse(reply.body)["status"] == status) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Write(const std::string& name, const std::string& content) {
+    std::ofstream(dir_ / name, std::ios::binary) << content;
+    return Path(name);
   }
 
   fs::path dir_;
-  std::unique_ptr<Server> server_ = std::make_unique<Server>();
 };
 
-// Reads envelopes until the session's status is stopped; all of them, in order.
-std::vector<Json> ReadUntilStopped(WsClient& client) {
-  std::vector<Json> envelopes;
-  while (auto message = client.Read(kTimeoutMs)) {
-    envelopes.push_back(Json::parse(*message));
-    const Json& e = envelopes.back();
-    if (e["t"] == "status" && e["data"]["state"] == "stopped") break;
-  }
-  return envelopes;
-}
+constexpr char kVtt[] =
+    "WEBVTT\n\n"
+    "NOTE from a talk\n\n"
+    "00:00:01.250 --> 00:00:02.500\n"
+    "Hello world.\n\n"
+    "second\n"
+    "00:01:03.000 --> 00:01:04.750 align:start\n"
+    "I have two\nbrothers.\n";
 
-TEST_F(TranslateCliTest, AServedFileSessionGetsASpanishTranslationAfterEachFinal) {
-  ASSERT_TRUE(server_->Start(dir_)) << ReadFile(dir_ / "server.log");
-  const HttpReply languages = server_->Http("GET", "/languages/mt");
-  ASSERT_EQ(languages.status, 200);
-  EXPECT_THAT(
-      Json::parse(languages.body)["pairs"],
-      ::testing::Contains(Json{{"source", "eng"}, {"target", "spa"}, {"provider", "apertium"}}));
-
-  const Json body{{"source", {{"type", "file"}, {"path", kClip}, {"speed", 2}}},
-                  {"mt", {{"enabled", true}, {"target", "spa"}}}};
-  const HttpReply created = server_->Http("POST", "/sessions", body.dump());
-  ASSERT_EQ(created.status, 201) << created.body;
-  const std::string sid = Json::parse(created.body)["session_id"];
-  WsClient viewer;
-  ASSERT_TRUE(viewer.Connect(kHost, server_->port(), "/ws/" + sid));
-  const std::vector<Json> envelopes = ReadUntilStopped(viewer);
-
-  // Each asr.final with text is followed (later on the wire) by its mt.final.
-  std::vector<Json> finals;
-  std::vector<Json> translations;
-  for (const Json& e : envelopes) {
-    if (e["t"] == "asr.final" && !e["data"]["text"].get<std::string>().empty()) {
-      finals.push_back(e);
-    }
-    if (e["t"] == "mt.final") translations.push_back(e);
-    EXPECT_NE(e["t"], "mt.error") << e.dump();
-  }
-  ASSERT_EQ(finals.size(), 2u) << "the clip has two finals";
-  ASSERT_EQ(translations.size(), finals.size());
-  for (size_t i = 0; i < finals.size(); ++i) {
-    const Json& t = translations[i]["data"];
-    EXPECT_EQ(t["segment_id"], finals[i]["data"]["segment_id"]);
-    EXPECT_GT(translations[i]["seq"].get<uint64_t>(), finals[i]["seq"].get<uint64_t>());
-    EXPECT_EQ(t["src_text"], finals[i]["data"]["text"]);
-    EXPECT_EQ(t["src_lang"], "eng");
-    EXPECT_EQ(t["tgt_lang"], "spa");
-    EXPECT_EQ(t["provider"], "apertium");
-    EXPECT_FALSE(t["text"].get<std::string>().empty());
-    EXPECT_NE(t["text"], t["src_text"]);
-  }
-  // Apertium's words for the clip: "... y entonces en ocio para considerar ...", "... en su
-  // poder ...".
-  EXPECT_THAT(translations[0]["data"]["text"].get<std::string>(), HasSubstr("considerar"));
-  EXPECT_THAT(translations[1]["data"]["text"].get<std::string>(), HasSubstr("en su poder"));
-
-  ASSERT_TRUE(WaitForStatus(sid, "stopped"));
-  const HttpReply spanish =
-      server_->Http("GET", "/sessions/" + sid + "/export?format=txt&lang=spa");
-  ASSERT_EQ(spanish.status, 200) << spanish.body;
-  EXPECT_EQ(spanish.body, translations[0]["data"]["text"].get<std::string>() + "\n" +
-                              translations[1]["data"]["text"].get<std::string>() + "\n");
-  const HttpReply both = server_->Http("GET", "/sessions/" + sid + "/export?format=vtt&lang=both");
-  ASSERT_EQ(both.status, 200);
-  EXPECT_THAT(both.body, HasSubstr(finals[1]["data"]["text"].get<std::string>() + "\n" +
-                                   translations[1]["data"]["text"].get<std::string>() + "\n"));
-  const Json metrics = Json::parse(server_->Http("GET", "/sessions/" + sid + "/metrics").body);
-  EXPECT_EQ(metrics["mt"]["finals"], 2);
-  EXPECT_EQ(metrics["mt"]["latency"]["count"], 2);
-}
-
-TEST_F(TranslateCliTest, WithoutApertiumTheServerRunsAndTranslationIs422) {
-  ASSERT_TRUE(server_->Start(dir_, {"--mt-modes-dir", (dir_ / "no-such-folder").string()}))
-      << ReadFile(dir_ / "server.log");
-  const Json body{{"source", {{"type", "file"}, {"path", kClip}, {"speed", 0}}},
-                  {"mt", {{"enabled", true}, {"target", "spa"}}}};
-  const HttpReply refused = server_->Http("POST", "/sessions", body.dump());
-  EXPECT_EQ(refused.status, 422);
-  EXPECT_THAT(Json::parse(refused.body)["detail"].get<std::string>(),
-              StartsWith("translation is not available: Apertium cannot be used"));
-  const HttpReply plain = server_->Http(
-      "POST", "/sessions", Json{{"source", {{"type", "file"}, {"path", kClip}}}}.dump());
-  EXPECT_EQ(plain.status, 201) << "sessions without translation still run";
-}
-
-TEST_F(TranslateCliTest, TranscribeWritesTheSourceAndTheTranslatedFile) {
-  const std::string out = (dir_ / "talk.vtt").string();
+TEST_F(TranslateCliTest, TranslatesAVttKeepingEveryCuesTiming) {
   const auto result =
-      RunCommand(Binary() + " transcribe " + kClip + " --translate es -q -o " + out);
+      Translate(Write("talk.vtt", kVtt) + " --to spa -o " + Path("talk.es.vtt"));
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const std::string source = ReadFile(out);
-  const std::string spanish = ReadFile(dir_ / "talk.spa.vtt");
-  EXPECT_THAT(source, HasSubstr("\nthe mr john dashwood and then\nat leisure to consider our\n"));
-  EXPECT_THAT(spanish, StartsWith("WEBVTT\n"));
-  EXPECT_THAT(spanish, HasSubstr("considerar"));
-  EXPECT_THAT(spanish, HasSubstr("en su poder"));
-  // The same cue times in both files.
-  auto timings = [](const std::string& vtt) {
-    std::vector<std::string> lines;
-    std::istringstream in(vtt);
-    for (std::string line; std::getline(in, line);) {
-      if (line.find(" --> ") != std::string::npos) lines.push_back(line);
-    }
-    return lines;
-  };
-  EXPECT_EQ(timings(spanish), timings(source));
-  EXPECT_EQ(timings(source).size(), 2u);
+  EXPECT_EQ(ReadFile(Path("talk.es.vtt")),
+            "WEBVTT\n\n"
+            "00:00:01.250 --> 00:00:02.500\nHola Mundo.\n\n"
+            "00:01:03.000 --> 00:01:04.750\nTengo dos hermanos.\n");
+  EXPECT_EQ(result.out, "");
 }
 
-TEST_F(TranslateCliTest, TranscribeRefusesAnUninstalledTargetAndWritesNothing) {
-  const std::string out = (dir_ / "talk.vtt").string();
-  const auto result =
-      RunCommand(Binary() + " transcribe " + kClip + " --translate xyz -q -o " + out);
+TEST_F(TranslateCliTest, TranslatesAnSrtToStdoutInItsOwnFormat) {
+  const std::string srt = Write("talk.srt",
+                                "1\r\n00:00:01,000 --> 00:00:02,000\r\nGood morning.\r\n\r\n"
+                                "2\r\n00:00:02,500 --> 00:00:03,000\r\nHello world.\r\n");
+  const auto result = Translate(srt + " --from en --to ca");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "1\n00:00:01,000 --> 00:00:02,000\nBon dia.\n\n"
+            "2\n00:00:02,500 --> 00:00:03,000\nHola món.\n");
+}
+
+TEST_F(TranslateCliTest, WritesTheFormatTheOutputNames) {
+  const auto result = Translate(Write("talk.vtt", kVtt) + " --to gl -o " + Path("talk.gl.txt"));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(ReadFile(Path("talk.gl.txt")), "Ola Mundo.\nTeño dous irmáns.\n");
+  const auto srt = Translate(Path("talk.vtt") + " --to spa --format srt -o -");
+  ASSERT_EQ(srt.exit_code, 0) << srt.err;
+  EXPECT_THAT(srt.out, HasSubstr("2\n00:01:03,000 --> 00:01:04,750\nTengo dos hermanos.\n"));
+}
+
+TEST_F(TranslateCliTest, TranslatesPlainTextFromStdinLineByLine) {
+  const auto result = Translate("- --input-format txt --to spa < " +
+                                Write("in.txt", "Hello world.\n\nGood morning.\n"));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "Hola Mundo.\nBuenos días.\n");
+}
+
+TEST_F(TranslateCliTest, AnUninstalledPairIsAUsageErrorListingTheInstalledTargets) {
+  const auto result = Translate(Write("talk.vtt", kVtt) + " --to deu -o " + Path("out.vtt"));
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.err, HasSubstr("--translate xyz: no such translation from English is "
-                                    "installed; installed: "));
+  EXPECT_THAT(result.err, HasSubstr("eng-deu"));
   EXPECT_THAT(result.err, HasSubstr("spa"));
-  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(Path("out.vtt")));
+}
+
+TEST_F(TranslateCliTest, MalformedInputExitsThreeNamingTheLine) {
+  const std::string bad =
+      Write("bad.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nfine\n\n00:00:03 --> 00:00:04.000\nx\n");
+  const auto result = Translate(bad + " --to spa -o " + Path("out.vtt"));
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr("bad.vtt:6: malformed timestamp \"00:00:03\""));
+  EXPECT_FALSE(fs::exists(Path("out.vtt")));
+}
+
+TEST_F(TranslateCliTest, UnreadableInputAndBadFormatsAreClearErrors) {
+  const auto missing = Translate(Path("missing.vtt") + " --to spa");
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_THAT(missing.err, HasSubstr("missing.vtt"));
+  const auto no_times = Translate(Write("in.txt", "Hello.\n") + " --to spa -o " + Path("o.vtt"));
+  EXPECT_EQ(no_times.exit_code, 2);
+  EXPECT_THAT(no_times.err, HasSubstr("no cue times"));
+  const auto unknown_ext = Translate(Write("in.doc", "x") + " --to spa");
+  EXPECT_EQ(unknown_ext.exit_code, 2);
+  EXPECT_THAT(unknown_ext.err, HasSubstr("--input-format"));
+  const auto no_target = Translate(Path("in.txt"));
+  EXPECT_EQ(no_target.exit_code, 2);
+  EXPECT_THAT(no_target.err, HasSubstr("--to"));
+}
+
+TEST_F(TranslateCliTest, ListsTheInstalledPairsAndHelps) {
+  const auto pairs = Translate("--list-pairs");
+  ASSERT_EQ(pairs.exit_code, 0) << pairs.err;
+  EXPECT_THAT(pairs.out, HasSubstr("eng-spa (Apertium eng-spa)\n"));
+  EXPECT_THAT(pairs.out, HasSubstr("eng-glg (Apertium en-gl)\n"));
+  const auto help = Translate("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--to"));
+  EXPECT_THAT(help.out, HasSubstr("loquilex translate captions.vtt --to spa -o captions.es.vtt"));
 }
 
 }  // namespace
