@@ -307,10 +307,10 @@ class FakeModesTest : public ::testing::Test {
   // A pipeline that hangs on its first `hung_starts` starts and echoes its input afterwards.
   void WriteFlakyMode(const std::string& pair, int hung_starts) {
     const std::string counter = (dir_ / "starts").string();
-    WriteFile(pair + ".script",
-              "n=$(cat '" + counter + "' 2>/dev/null || echo 0)\n" + "echo $((n + 1)) > '" +
-                  counter + "'\n" + "if [ \"$n\" -lt " + std::to_string(hung_starts) +
-                  " ]; then exec sleep 1000; fi\nexec cat\n");
+    WriteFile(pair + ".script", "n=$(cat '" + counter + "' 2>/dev/null || echo 0)\n" +
+                                    "echo $((n + 1)) > '" + counter + "'\n" + "if [ \"$n\" -lt " +
+                                    std::to_string(hung_starts) +
+                                    " ]; then exec sleep 1000; fi\nexec cat\n");
     WriteFile(pair + ".mode", "sh '" + (dir_ / (pair + ".script")).string() + "'\n");
   }
   std::unique_ptr<ApertiumProvider> Provider(int timeout_ms, bool warm_up = false) {
