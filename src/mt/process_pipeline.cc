@@ -98,6 +98,8 @@ Result<pid_t> SpawnStage(const std::vector<std::string>& argv, int in, int out, 
   ::posix_spawn_file_actions_adddup2(&actions, in, STDIN_FILENO);
   ::posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
   ::posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
+  // Descriptors other threads opened without O_CLOEXEC (sockets, files) stay out of the stage.
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   const SpawnAttributes attributes(group);
   std::vector<char*> args;
   args.reserve(argv.size() + 1);

@@ -387,6 +387,20 @@ TEST_F(FakeModesTest, APipelineThatExitsAtOnceIsUnavailableAndLeavesNoZombie) {
   EXPECT_TRUE(NoChildrenLeft());
 }
 
+TEST_F(FakeModesTest, APipelineThatClosedItsInputIsUnavailableAndSigpipeKillsNothing) {
+  WriteFile("eng-fra.mode", "sh -c 'exec 0<&-; exec sleep 1000'\n");
+  ASSERT_NE(::signal(SIGPIPE, SIG_DFL), SIG_ERR);  // a SIGPIPE would end this test program
+  auto provider = Provider(200);
+  auto translator = OpenPair(*provider, "eng", "fra");
+  ASSERT_NE(translator, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // lets the stage close its stdin
+  const std::string long_text(200'000, 'a');  // more than a pipe holds
+  auto result = translator->Translate(long_text);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(PipelineStats(*provider, "eng-fra").starts, 2U);
+}
+
 TEST_F(FakeModesTest, AProgramThatCannotStartMakesOpenUnavailable) {
   WriteFile("eng-fra.mode", "cat | /nonexistent/lt-proc 'x.bin'\n");
   WriteFile("eng-deu.mode", "cat > /tmp/out\n");
