@@ -394,7 +394,7 @@ TEST_F(FakeModesTest, APipelineThatClosedItsInputIsUnavailableAndSigpipeKillsNot
   auto translator = OpenPair(*provider, "eng", "fra");
   ASSERT_NE(translator, nullptr);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // lets the stage close its stdin
-  const std::string long_text(200'000, 'a');  // more than a pipe holds
+  const std::string long_text(200'000, 'a');                    // more than a pipe holds
   auto result = translator->Translate(long_text);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), Status::Code::kUnavailable);
