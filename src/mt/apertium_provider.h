@@ -7,6 +7,10 @@
 // Supervision: a pipeline that has exited, broke its pipes or makes no progress for timeout_ms
 // is killed (its whole process group, every child reaped) and restarted, and the text is tried
 // once more; if that fails too the translation is Unavailable and the next one starts afresh.
+// A cancelled translation (CancelToken) also kills the pipeline, whose answer may be half read;
+// the next translation starts a fresh one. The stages run in a process group of their own (a
+// terminal's Ctrl-C reaches loquilex, not them) and exit on their own if loquilex dies, when
+// their input closes.
 #pragma once
 
 #include <sys/types.h>
