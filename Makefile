@@ -81,9 +81,11 @@ tsan: $(TSAN_BUILD)/build.ninja
 check: lint test sanitize tsan
 
 bench: build
+	cmake --build $(BUILD) -j $(JOBS) --target lx_bench_viewers
 	bench/transcribe_vs_pocketsphinx.py
 	bench/serve_latency.py
 	bench/stable_prefix.py
+	bench/fanout.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
