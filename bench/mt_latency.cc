@@ -1,6 +1,6 @@
 // Per-sentence latency of loquilex's warm Apertium provider, for bench/translate_latency.py.
-// Usage: mt_latency SOURCE TARGET ROUNDS < sentences.txt (one sentence a line). Opens the pair
-// (cache off), translates every sentence once untimed (as a service that has seen traffic),
+// Usage: lx_bench_mt_latency SOURCE TARGET ROUNDS < sentences.txt (one sentence a line). Opens the
+// pair (cache off), translates every sentence once untimed (as a service that has seen traffic),
 // then ROUNDS times in order, timed, and prints one JSON object:
 // {"open_ms": ..., "latencies_ms": [...], "translations": [first round's outputs]}.
 #include <fmt/format.h>
@@ -33,7 +33,7 @@ std::string JsonString(const std::string& text) {
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::cerr << "usage: mt_latency SOURCE TARGET ROUNDS < sentences.txt\n";
+    std::cerr << "usage: lx_bench_mt_latency SOURCE TARGET ROUNDS < sentences.txt\n";
     return 2;
   }
   const int rounds = std::atoi(argv[3]);

@@ -144,14 +144,14 @@ def prepare_audio(data_dir: Path, workdir: Path, separate: bool) -> list:
 class Server:
     """`loquilex serve --port 0` on loopback; its log goes to a file in the work folder."""
 
-    def __init__(self, binary: Path, workdir: Path):
+    def __init__(self, binary: Path, workdir: Path, extra_args: tuple = ()):
         self.log_path = workdir / "serve.log"
         data_dir = workdir / "data"
         data_dir.mkdir()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [str(binary), "serve", "--host", "127.0.0.1", "--port", "0",
-                 "--data-dir", str(data_dir)],
+                 "--data-dir", str(data_dir), *extra_args],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
         ready, _, _ = select.select([self.process.stdout], [], [], 60)
         line = self.process.stdout.readline().decode().strip() if ready else ""

@@ -2,7 +2,7 @@
 """Per-sentence translation latency: loquilex's warm Apertium provider against apertium-apy and a
 cold `apertium` process, side by side in one run, on the same sentences and the same pair.
 
-  (a) loquilex   build/bench/mt_latency: CreateApertiumProvider + Open (warm pipeline, cache
+  (a) loquilex   build/lx_bench_mt_latency: CreateApertiumProvider + Open (warm pipeline, cache
                  off), each sentence timed around Translator::Translate, in process
   (b) apy        apertium-apy on a free loopback port with the installed modes, warmed, each
                  sentence one GET /translate?langpair=eng|spa&markUnknown=no&q=... (HTTP
@@ -16,8 +16,8 @@ that have seen traffic, then --rounds times in turn, timed. Each tool reports p5
 of the per-sentence wall time and sentences per second; the run is repeated --runs times and the
 medians and ratios are printed. Also checks that (a) and (b) give the same translations.
 
-Needs python3 (stdlib only), apertium, apertium-eng-spa, apertium-apy and a built mt_latency
-(`cmake --build build --target mt_latency`). Figures: docs/BENCHMARKS.md.
+Needs python3 (stdlib only), apertium, apertium-eng-spa, apertium-apy and a built lx_bench_mt_latency
+(`cmake --build build --target lx_bench_mt_latency`). Figures: docs/BENCHMARKS.md.
 """
 
 import argparse
@@ -47,7 +47,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cold-rounds", type=int, default=2,
                         help="times each sentence is translated per run by (c) (default 2)")
     parser.add_argument("--pair", default="eng-spa", help="Apertium pair (default eng-spa)")
-    parser.add_argument("--mt-latency", type=Path, default=REPO_ROOT / "build" / "bench" / "mt_latency")
+    parser.add_argument("--mt-latency", type=Path,
+                        default=REPO_ROOT / "build" / "lx_bench_mt_latency",
+                        help="the benchmark helper (default build/lx_bench_mt_latency)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     args = parser.parse_args()
@@ -193,7 +195,8 @@ def main() -> None:
         if shutil.which(program) is None:
             die(f"{program} not found; install it (make setup)")
     if not args.mt_latency.is_file():
-        die(f"{args.mt_latency} is missing; build it: cmake --build build --target mt_latency")
+        die(f"{args.mt_latency} is missing; build it: "
+            "cmake --build build --target lx_bench_mt_latency")
     sentences = read_sentences(args.data_dir)
     print(f"{len(sentences)} LibriVox sentences, pair {args.pair}, {args.runs} runs; "
           f"(a) and (b) {args.rounds} rounds, (c) {args.cold_rounds} rounds per run\n")

@@ -33,7 +33,8 @@ int Run(int argc, char** argv) {
     CLI::App* serve_cmd = AddServeCommand(app, serve);
     app.footer(
         "Exit codes: 0 ok, 1 internal failure, 2 usage error, 3 unreadable input, "
-        "4 recognizer model or translation engine missing or unusable.\nRun `loquilex <command> --help` for a "
+        "4 recognizer model or translation engine missing or unusable.\nRun `loquilex <command> "
+        "--help` for a "
         "command's options.");
     try {
       app.parse(argc, argv);

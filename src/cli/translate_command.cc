@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -39,8 +38,9 @@ Result<store::CaptionFormat> InputFormat(const TranslateOptions& options) {
                                    "; name the input's format with --input-format");
   }
   if (format.value() == store::CaptionFormat::kJson) {
-    return Status::InvalidArgument(options.input + ": JSON captions cannot be read; use vtt, srt "
-                                                   "or txt");
+    return Status::InvalidArgument(options.input +
+                                   ": JSON captions cannot be read; use vtt, srt "
+                                   "or txt");
   }
   return format;
 }
@@ -66,7 +66,7 @@ Result<std::string> ReadInput(const std::string& input) {
   std::error_code ec;
   if (std::filesystem::is_directory(input, ec)) return Status::IOError(input + " is a folder");
   std::ifstream in(input, std::ios::binary);
-  if (!in) return Status::IOError("cannot open " + input + ": " + std::strerror(errno));
+  if (!in) return Status::FromErrno("cannot open " + input, errno);
   content << in.rdbuf();
   if (in.bad()) return Status::IOError("cannot read " + input);
   return content.str();
@@ -159,8 +159,8 @@ CLI::App* AddTranslateCommand(CLI::App& app, TranslateOptions& options) {
       "  loquilex translate captions.vtt --to spa -o captions.es.vtt\n"
       "  loquilex translate talk.srt --from en --to gl -o talk.gl.srt\n"
       "  loquilex translate --list-pairs");
-  auto* input = cmd->add_option("input", options.input,
-                                "Caption file (.vtt, .srt, .txt), or - for stdin");
+  auto* input =
+      cmd->add_option("input", options.input, "Caption file (.vtt, .srt, .txt), or - for stdin");
   auto* to = cmd->add_option("-t,--to", options.to,
                              "Target language, ISO 639-3 or 639-1 (spa, es, cat, glg, ...)");
   auto* list = cmd->add_flag("--list-pairs", options.list_pairs,

@@ -12,14 +12,14 @@ namespace lx::cli {
 
 // Everything `translate` is told on its command line.
 struct TranslateOptions {
-  std::string input;          // caption file path, or "-" for stdin
-  std::string output = "-";   // caption file path, or "-" for stdout
-  std::string from = "eng";   // source language (ISO 639-1 or 639-3)
-  std::string to;             // target language
-  std::string input_format;   // vtt|srt|txt; "" = from the input's extension
-  std::string format;         // vtt|srt|txt|json; "" = from the output's extension (stdout: input's)
+  std::string input;         // caption file path, or "-" for stdin
+  std::string output = "-";  // caption file path, or "-" for stdout
+  std::string from = "eng";  // source language (ISO 639-1 or 639-3)
+  std::string to;            // target language
+  std::string input_format;  // vtt|srt|txt; "" = from the input's extension
+  std::string format;        // vtt|srt|txt|json; "" = from the output's extension (stdout: input's)
   mt::ApertiumOptions apertium;
-  bool list_pairs = false;    // print the installed pairs and exit
+  bool list_pairs = false;  // print the installed pairs and exit
 };
 
 // Registers the subcommand on `app`; `options` receives the parsed values and must outlive `app`.

@@ -59,7 +59,8 @@ Result<std::vector<Command>> SplitPipeline(std::string_view text) {
       stages.emplace_back();
     } else if (std::isspace(static_cast<unsigned char>(c)) != 0) {
       end_word();
-    } else if (IsUnsupportedShellChar(c) || (c == '$' && i + 1 < text.size() && text[i + 1] == '(')) {
+    } else if (IsUnsupportedShellChar(c) ||
+               (c == '$' && i + 1 < text.size() && text[i + 1] == '(')) {
       return Status::InvalidArgument(std::string("unsupported shell syntax '") + c + "'");
     } else {
       word += c;
@@ -100,7 +101,9 @@ Result<std::vector<LanguagePair>> DiscoverModes(const std::string& modes_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::directory_iterator it(modes_dir, ec);
-  if (ec) return Status::NotFound("cannot read the Apertium modes folder " + modes_dir + ": " + ec.message());
+  if (ec)
+    return Status::NotFound("cannot read the Apertium modes folder " + modes_dir + ": " +
+                            ec.message());
   std::vector<std::string> names;
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;

@@ -73,8 +73,8 @@ class ApertiumTranslator final : public Translator {
         if (!last_error.ok()) continue;
       }
       const uint64_t request_id = ++request_count_;
-      auto answer = pipeline_.Exchange(EncodeApertiumRequest(text, request_id), '\0', timeout_,
-                                       cancel);
+      auto answer =
+          pipeline_.Exchange(EncodeApertiumRequest(text, request_id), '\0', timeout_, cancel);
       if (answer.ok()) {
         if (auto translation = DecodeApertiumAnswer(answer.value(), request_id)) {
           const std::lock_guard lock(stats_mutex_);
@@ -82,8 +82,8 @@ class ApertiumTranslator final : public Translator {
           return std::move(*translation);
         }
       }
-      last_error = answer.ok() ? Status::Unavailable("the pipeline answered out of turn")
-                               : answer.status();
+      last_error =
+          answer.ok() ? Status::Unavailable("the pipeline answered out of turn") : answer.status();
       // Its state is unknown (a late answer may still come): only a fresh one is safe.
       StopLocked();
     }
@@ -113,9 +113,9 @@ class ApertiumTranslator final : public Translator {
   const std::chrono::milliseconds timeout_;
   const std::shared_ptr<TranslationCache> cache_;
 
-  std::mutex pipeline_mutex_;   // held for a whole translation
-  ProcessPipeline pipeline_;    // GUARDED_BY(pipeline_mutex_)
-  uint64_t request_count_ = 0;  // GUARDED_BY(pipeline_mutex_); names each request
+  std::mutex pipeline_mutex_;       // held for a whole translation
+  ProcessPipeline pipeline_;        // GUARDED_BY(pipeline_mutex_)
+  uint64_t request_count_ = 0;      // GUARDED_BY(pipeline_mutex_); names each request
   mutable std::mutex stats_mutex_;  // held only to copy figures, never during a translation
   ApertiumPipelineStats stats_{pair_, {}, 0, 0};  // GUARDED_BY(stats_mutex_)
 };

@@ -4,9 +4,17 @@
 // in one process group, and a translation is a write of escaped text ending in '\0' and a read
 // up to the '\0' that comes back (mt/apertium_stream.h says how text is escaped and cleaned).
 //
+// A caption is translated as one line: whitespace runs and control characters become one space
+// and invalid UTF-8 becomes U+FFFD before it is sent or looked up in the cache; unknown words
+// come back unmarked (apertium -u).
+//
 // Supervision: a pipeline that has exited, broke its pipes or makes no progress for timeout_ms
 // is killed (its whole process group, every child reaped) and restarted, and the text is tried
 // once more; if that fails too the translation is Unavailable and the next one starts afresh.
+// A cancelled translation (CancelToken) also kills the pipeline, whose answer may be half read;
+// the next translation starts a fresh one. The stages run in a process group of their own (a
+// terminal's Ctrl-C reaches loquilex, not them) and exit on their own if loquilex dies, when
+// their input closes.
 #pragma once
 
 #include <sys/types.h>

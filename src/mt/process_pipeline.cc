@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 
 #include "mt/translator.h"
@@ -79,8 +78,8 @@ class SpawnAttributes {
     ::posix_spawnattr_setsigdefault(&attr_, &defaults);
     ::posix_spawnattr_setsigmask(&attr_, &empty);
     ::posix_spawnattr_setpgroup(&attr_, group);
-    ::posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                           POSIX_SPAWN_SETSIGMASK);
+    ::posix_spawnattr_setflags(
+        &attr_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   }
   ~SpawnAttributes() { ::posix_spawnattr_destroy(&attr_); }
   SpawnAttributes(const SpawnAttributes&) = delete;
@@ -99,17 +98,18 @@ Result<pid_t> SpawnStage(const std::vector<std::string>& argv, int in, int out, 
   ::posix_spawn_file_actions_adddup2(&actions, in, STDIN_FILENO);
   ::posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
   ::posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
+  // Descriptors other threads opened without O_CLOEXEC (sockets, files) stay out of the stage.
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   const SpawnAttributes attributes(group);
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  const int error =
-      ::posix_spawnp(&pid, args[0], &actions, attributes.get(), args.data(), environ);
+  const int error = ::posix_spawnp(&pid, args[0], &actions, attributes.get(), args.data(), environ);
   ::posix_spawn_file_actions_destroy(&actions);
   if (error != 0) {
-    return Status::Unavailable("cannot start " + argv[0] + ": " + std::strerror(error));
+    return Status::Unavailable(Status::FromErrno("cannot start " + argv[0], error).message());
   }
   return pid;
 }
@@ -221,7 +221,8 @@ Result<std::string> ProcessPipeline::Exchange(std::string_view request, char ter
       const ssize_t n = ::write(to_child_, request.data(), request.size());
       if (n < 0 && errno == EPIPE) sigpipe_block.NoteEpipe();
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return Status::Unavailable("the pipeline stopped reading: " + std::string(std::strerror(errno)));
+        return Status::Unavailable(
+            Status::FromErrno("the pipeline stopped reading", errno).message());
       }
       if (n > 0) {
         request.remove_prefix(static_cast<size_t>(n));

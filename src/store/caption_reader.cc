@@ -100,8 +100,8 @@ Result<std::pair<int64_t, int64_t>> ParseTiming(std::string_view line, std::stri
   const size_t arrow = line.find(kArrow);
   const std::string_view start_text = Trim(line.substr(0, arrow));
   std::string_view end_text = Trim(line.substr(arrow + kArrow.size()));
-  end_text = end_text.substr(0, std::find_if(end_text.begin(), end_text.end(), IsSpace) -
-                                    end_text.begin());
+  end_text = end_text.substr(
+      0, std::find_if(end_text.begin(), end_text.end(), IsSpace) - end_text.begin());
   const auto start = ParseTimestamp(start_text);
   const auto end = ParseTimestamp(end_text);
   for (const auto& [text, value] : {std::pair{start_text, start}, std::pair{end_text, end}}) {

@@ -50,8 +50,7 @@ constexpr char kVtt[] =
     "I have two\nbrothers.\n";
 
 TEST_F(TranslateCliTest, TranslatesAVttKeepingEveryCuesTiming) {
-  const auto result =
-      Translate(Write("talk.vtt", kVtt) + " --to spa -o " + Path("talk.es.vtt"));
+  const auto result = Translate(Write("talk.vtt", kVtt) + " --to spa -o " + Path("talk.es.vtt"));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(ReadFile(Path("talk.es.vtt")),
             "WEBVTT\n\n"
@@ -96,8 +95,8 @@ TEST_F(TranslateCliTest, AnUninstalledPairIsAUsageErrorListingTheInstalledTarget
 }
 
 TEST_F(TranslateCliTest, MalformedInputExitsThreeNamingTheLine) {
-  const std::string bad =
-      Write("bad.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nfine\n\n00:00:03 --> 00:00:04.000\nx\n");
+  const std::string bad = Write(
+      "bad.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nfine\n\n00:00:03 --> 00:00:04.000\nx\n");
   const auto result = Translate(bad + " --to spa -o " + Path("out.vtt"));
   EXPECT_EQ(result.exit_code, 3);
   EXPECT_THAT(result.err, HasSubstr("bad.vtt:6: malformed timestamp \"00:00:03\""));

@@ -307,10 +307,10 @@ class FakeModesTest : public ::testing::Test {
   // A pipeline that hangs on its first `hung_starts` starts and echoes its input afterwards.
   void WriteFlakyMode(const std::string& pair, int hung_starts) {
     const std::string counter = (dir_ / "starts").string();
-    WriteFile(pair + ".script",
-              "n=$(cat '" + counter + "' 2>/dev/null || echo 0)\n" + "echo $((n + 1)) > '" +
-                  counter + "'\n" + "if [ \"$n\" -lt " + std::to_string(hung_starts) +
-                  " ]; then exec sleep 1000; fi\nexec cat\n");
+    WriteFile(pair + ".script", "n=$(cat '" + counter + "' 2>/dev/null || echo 0)\n" +
+                                    "echo $((n + 1)) > '" + counter + "'\n" + "if [ \"$n\" -lt " +
+                                    std::to_string(hung_starts) +
+                                    " ]; then exec sleep 1000; fi\nexec cat\n");
     WriteFile(pair + ".mode", "sh '" + (dir_ / (pair + ".script")).string() + "'\n");
   }
   std::unique_ptr<ApertiumProvider> Provider(int timeout_ms, bool warm_up = false) {
@@ -385,6 +385,20 @@ TEST_F(FakeModesTest, APipelineThatExitsAtOnceIsUnavailableAndLeavesNoZombie) {
     EXPECT_TRUE(PipelineStats(*provider, "eng-fra").pids.empty());
   }
   EXPECT_TRUE(NoChildrenLeft());
+}
+
+TEST_F(FakeModesTest, APipelineThatClosedItsInputIsUnavailableAndSigpipeKillsNothing) {
+  WriteFile("eng-fra.mode", "sh -c 'exec 0<&-; exec sleep 1000'\n");
+  ASSERT_NE(::signal(SIGPIPE, SIG_DFL), SIG_ERR);  // a SIGPIPE would end this test program
+  auto provider = Provider(200);
+  auto translator = OpenPair(*provider, "eng", "fra");
+  ASSERT_NE(translator, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // lets the stage close its stdin
+  const std::string long_text(200'000, 'a');                    // more than a pipe holds
+  auto result = translator->Translate(long_text);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(PipelineStats(*provider, "eng-fra").starts, 2U);
 }
 
 TEST_F(FakeModesTest, AProgramThatCannotStartMakesOpenUnavailable) {

@@ -20,9 +20,15 @@ TEST(ApertiumModeNameTest, ModeNamesBecomeIsoPairs) {
     std::string expected;  // "" = not a pair
   };
   const std::vector<Row> table = {
-      {"eng-spa", "eng-spa"},        {"en-gl", "eng-glg"},      {"gl-en", "glg-eng"},
-      {"eng-cat_valencia", ""},      {"cat-eng_US", ""},        {"eng-spa-tagger", ""},
-      {"eng", ""},                   {"ENG-spa", ""},           {"english-spanish", ""},
+      {"eng-spa", "eng-spa"},
+      {"en-gl", "eng-glg"},
+      {"gl-en", "glg-eng"},
+      {"eng-cat_valencia", ""},
+      {"cat-eng_US", ""},
+      {"eng-spa-tagger", ""},
+      {"eng", ""},
+      {"ENG-spa", ""},
+      {"english-spanish", ""},
   };
   for (const Row& row : table) {
     const auto pair = PairFromModeName(row.mode);

@@ -34,7 +34,9 @@ TEST(ApertiumStreamTest, NormalizingMakesBlanksAndControlsOneSpace) {
       {"", ""},
       {" \t\r\n ", ""},
       {"  two   words \n", "two words"},
-      {"bell\x07" "and\x1b[0m escape", "bell and [0m escape"},
+      {"bell\x07"
+       "and\x1b[0m escape",
+       "bell and [0m escape"},
       {"nul\0inside"s, "nul inside"},
       {"del\x7f", "del"},
   };

@@ -36,10 +36,9 @@ TEST(CaptionReaderTest, ReadsWebVttCuesWithTheirTimes) {
                            "<v Roger>Good morning.</v>\n\n\n"
                            "00:59.000 --> 01:00.000\n"
                            "Short timestamps.\n");
-  EXPECT_THAT(cues, ::testing::ElementsAre(
-                        IsCue(1000, 2500, "Hello world.\n<second> line & more"),
-                        IsCue(3723004, 3724000, "Good morning."),
-                        IsCue(59000, 60000, "Short timestamps.")));
+  EXPECT_THAT(cues, ::testing::ElementsAre(IsCue(1000, 2500, "Hello world.\n<second> line & more"),
+                                           IsCue(3723004, 3724000, "Good morning."),
+                                           IsCue(59000, 60000, "Short timestamps.")));
 }
 
 TEST(CaptionReaderTest, ReadsSrtCuesWithOrWithoutNumbers) {
@@ -96,9 +95,8 @@ TEST(CaptionReaderTest, MalformedInputIsCorruptionNamingTheLine) {
 }
 
 TEST(CaptionReaderTest, CuesWrittenAndReadBackKeepTheirTimesAndText) {
-  const std::vector<Cue> cues = {{1000, 2500, "Hola Mundo."},
-                                 {3723004, 3724000, "Buenos\ndías <b> & más."},
-                                 {5000, 5000, ""}};
+  const std::vector<Cue> cues = {
+      {1000, 2500, "Hola Mundo."}, {3723004, 3724000, "Buenos\ndías <b> & más."}, {5000, 5000, ""}};
   EXPECT_THAT(Parsed(CaptionFormat::kVtt, RenderCues(CaptionFormat::kVtt, cues)),
               ::testing::ElementsAre(IsCue(1000, 2500, "Hola Mundo."),
                                      IsCue(3723004, 3724000, "Buenos días <b> & más.")));
