@@ -92,6 +92,7 @@ bench: build
 	bench/stable_prefix.py
 	bench/fanout.py
 	bench/translate_latency.py
+	bench/mt_session_latency.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
