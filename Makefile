@@ -76,7 +76,7 @@ tsan: $(TSAN_BUILD)/build.ninja
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) \
-	  -R 'ServeCli|ServerLoopback'
+	  -R 'ServeCli|ServerLoopback|TranslatedCaptions'
 
 check: lint test sanitize tsan
 
