@@ -335,12 +335,10 @@ std::string Api::Welcome(const std::string& session_id, const HubSummary& summar
                                    : Json{{"from", *plan.resume_from}, {"replayed", plan.replayed}};
     if (!plan.snapshot) seq = *plan.resume_from;  // the replayed events follow it
   }
-  return events::EncodeEnvelope("session.welcome", session_id, seq, WallNowNs(), MonoNowNs(),
-                                data);
+  return events::EncodeEnvelope("session.welcome", session_id, seq, WallNowNs(), MonoNowNs(), data);
 }
 
-std::string Api::SnapshotEnvelope(const std::string& session_id,
-                                  const HubSummary& summary) const {
+std::string Api::SnapshotEnvelope(const std::string& session_id, const HubSummary& summary) const {
   const auto session = sessions_.Get(session_id);
   const Json data = session ? SnapshotJson(session->Info(), summary) : Json::object();
   return events::EncodeEnvelope("session.snapshot", session_id, summary.last_seq, WallNowNs(),
@@ -529,8 +527,7 @@ HttpResponse Api::ServerMetrics() const {
     text.Sample("loquilex_session_queued_bytes", label, static_cast<double>(delivery.queued_bytes));
     text.Sample("loquilex_session_replay_events", label,
                 static_cast<double>(delivery.replay_events));
-    text.Sample("loquilex_session_replay_bytes", label,
-                static_cast<double>(delivery.replay_bytes));
+    text.Sample("loquilex_session_replay_bytes", label, static_cast<double>(delivery.replay_bytes));
   }
   return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text.str(), {}};
 }

@@ -25,8 +25,8 @@ struct ApiOptions {
   size_t max_body_bytes = 64 * 1024;         // larger request bodies get 413
   int heartbeat_interval_ms = 15000;         // server.hb period announced in session.welcome
   size_t worker_queue_limit_requests = 16;   // blocking requests waiting for the worker; more: 503
-  size_t max_sessions = 32;    // sessions not yet stopped (or failed); one more POST gets 429
-  int retry_after_ms = 5000;   // what a 429 (and a WebSocket refused for load) asks to wait
+  size_t max_sessions = 32;   // sessions not yet stopped (or failed); one more POST gets 429
+  int retry_after_ms = 5000;  // what a 429 (and a WebSocket refused for load) asks to wait
 };
 
 // The ?resume_from=<seq> of a viewer's upgrade: nullopt when absent; InvalidArgument when it is

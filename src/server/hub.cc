@@ -24,11 +24,11 @@ void Hub::Publish(events::Event event) {
 
 void Hub::Attach(std::weak_ptr<Viewer> viewer, WelcomeBuilder welcome,
                  std::optional<uint64_t> resume_from, SnapshotBuilder snapshot) {
-  boost::asio::post(strand_, [self = shared_from_this(), viewer = std::move(viewer),
-                              welcome = std::move(welcome), resume_from,
-                              snapshot = std::move(snapshot)] {
-    if (auto held = viewer.lock()) self->Join(held, viewer, welcome, resume_from, snapshot);
-  });
+  boost::asio::post(
+      strand_, [self = shared_from_this(), viewer = std::move(viewer), welcome = std::move(welcome),
+                resume_from, snapshot = std::move(snapshot)] {
+        if (auto held = viewer.lock()) self->Join(held, viewer, welcome, resume_from, snapshot);
+      });
 }
 
 JoinPlan Hub::Plan(std::optional<uint64_t> resume_from, uint64_t last_seq) const {
@@ -51,18 +51,21 @@ void Hub::Join(const std::shared_ptr<Viewer>& viewer, const std::weak_ptr<Viewer
                const SnapshotBuilder& snapshot) {
   const HubSummary summary = Summary();
   const JoinPlan plan = Plan(resume_from, summary.last_seq);
+  std::vector<SeqFrame> backlog;
   if (welcome) {
-    viewer->Deliver(std::make_shared<const std::string>(welcome(summary, plan)), plan.welcome_seq);
+    backlog.push_back(
+        {std::make_shared<const std::string>(welcome(summary, plan)), plan.welcome_seq});
   }
   if (plan.snapshot && snapshot) {
-    viewer->Deliver(std::make_shared<const std::string>(snapshot(summary)), summary.last_seq);
+    backlog.push_back({std::make_shared<const std::string>(snapshot(summary)), summary.last_seq});
   } else if (plan.replayed > 0) {
     // The buffer's seqs are consecutive, so the events after resume_from are its tail.
     for (auto it = replay_.end() - static_cast<std::ptrdiff_t>(plan.replayed); it != replay_.end();
          ++it) {
-      viewer->Deliver(it->frame, it->seq);
+      backlog.push_back({it->frame, it->seq});
     }
   }
+  if (!backlog.empty()) viewer->DeliverBacklog(std::move(backlog));
   const std::lock_guard lock(summary_mutex_);
   viewers_.push_back(weak);
   summary_.viewers = viewers_.size();

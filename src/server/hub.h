@@ -40,6 +40,12 @@ struct ViewerStats {
   size_t queued_bytes = 0;      // the encoded size of the queued frames
 };
 
+// One encoded envelope and its seq.
+struct SeqFrame {
+  std::shared_ptr<const std::string> frame;
+  uint64_t seq = 0;
+};
+
 // A viewer's connection as the hub sees it.
 class Viewer {
  public:
@@ -47,6 +53,13 @@ class Viewer {
   // Queues one encoded envelope for sending; `seq` is its seq (for the welcome, the session's
   // last seq). Called on the hub's strand; must not block.
   virtual void Deliver(std::shared_ptr<const std::string> frame, uint64_t seq) = 0;
+  // Queues, in order, what a joining viewer gets before live events: the welcome, then the
+  // snapshot or the replayed events. A connection writes them before any live frame and never
+  // drops them to make room (the replayed frames are the hub's buffer's own, shared, so they
+  // cost the viewer no bytes). Called on the hub's strand; must not block. Default: Deliver each.
+  virtual void DeliverBacklog(std::vector<SeqFrame> frames) {
+    for (auto& f : frames) Deliver(std::move(f.frame), f.seq);
+  }
   // The viewer's delivery figures; callable from any thread.
   virtual ViewerStats Stats() const = 0;
 };
@@ -54,12 +67,12 @@ class Viewer {
 // The delivery figures of all of a session's viewers.
 struct DeliveryStats {
   size_t viewers = 0;
-  size_t queued_frames = 0;      // summed over viewers
-  size_t max_queued_frames = 0;  // the longest queue
-  size_t queued_bytes = 0;       // summed over viewers
-  size_t max_queued_bytes = 0;   // the largest queue, in bytes
-  size_t replay_events = 0;      // events in the session's replay buffer
-  size_t replay_bytes = 0;       // their encoded size (the frames are shared with the viewers)
+  size_t queued_frames = 0;        // summed over viewers
+  size_t max_queued_frames = 0;    // the longest queue
+  size_t queued_bytes = 0;         // summed over viewers
+  size_t max_queued_bytes = 0;     // the largest queue, in bytes
+  size_t replay_events = 0;        // events in the session's replay buffer
+  size_t replay_bytes = 0;         // their encoded size (the frames are shared with the viewers)
   uint64_t replay_oldest_seq = 0;  // the oldest replayable seq (0 when the buffer is empty)
   uint64_t sent_frames = 0;
   uint64_t dropped_frames = 0;
@@ -144,8 +157,8 @@ class Hub final : public session::EventSink, public std::enable_shared_from_this
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   const std::string session_id_;
   const HubOptions options_;
-  uint64_t next_seq_ = 1;         // strand only
-  std::deque<Buffered> replay_;   // strand only; seqs increasing
+  uint64_t next_seq_ = 1;        // strand only
+  std::deque<Buffered> replay_;  // strand only; seqs increasing
 
   mutable std::mutex summary_mutex_;
   HubSummary summary_;                          // guarded by summary_mutex_

@@ -33,7 +33,8 @@ using WsStream = websocket::stream<beast::tcp_stream>;
 
 constexpr size_t kMaxViewerMessageBytes = 64 * 1024;  // viewers have nothing big to say
 constexpr size_t kMaxCloseReasonBytes = 123;          // RFC 6455: 125 bytes less the code
-constexpr size_t kAudioReadChunkBytes = 64 * 1024;  // one read of a pushed frame, at most
+constexpr size_t kAudioReadChunkBytes = 64 * 1024;    // one read of a pushed frame, at most
+constexpr int kCloseGraceMs = 5000;  // a stalled viewer's 1013 waits this long to get out
 
 // Close codes (RFC 6455 section 7.4.1).
 constexpr uint16_t kCloseGoingAway = 1001;
@@ -105,6 +106,7 @@ class Attachment final : public Viewer {
   Attachment(std::weak_ptr<EventsConnection> owner, uint64_t generation)
       : owner_(std::move(owner)), generation_(generation) {}
   void Deliver(std::shared_ptr<const std::string> frame, uint64_t seq) override;
+  void DeliverBacklog(std::vector<SeqFrame> frames) override;
   ViewerStats Stats() const override;
 
  private:
@@ -146,6 +148,20 @@ class EventsConnection final : public WsConnection,
               });
   }
 
+  // Called on the hub's strand by the attachment of `generation`.
+  void DeliverBacklog(std::vector<SeqFrame> frames, uint64_t generation) {
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), frames = std::move(frames), generation]() mutable {
+                if (generation != self->generation_ || frames.empty()) return;
+                if (self->closing_ || self->finished_) return;
+                self->last_seq_ = frames.back().seq;
+                self->offered_frames_ += frames.size();
+                for (auto& f : frames) self->backlog_.push_back(std::move(f.frame));
+                self->UpdateStats();
+                if (!self->writing_ && !self->holding_) self->DoWrite();
+              });
+  }
+
   ViewerStats Stats() const {
     const uint64_t offered = offered_frames_.load();
     const uint64_t sent = sent_frames_.load();
@@ -159,14 +175,13 @@ class EventsConnection final : public WsConnection,
   // already been given (the sessions' last finals).
   void CloseForShutdown() override {
     auto probe = std::make_shared<NullViewer>();
-    hub_->Attach(probe,
-                 [self = shared_from_this(), probe](const HubSummary&, const JoinPlan&) {
-                   net::post(self->ws_.get_executor(), [self] {
-                     self->StopHolding();
-                     self->CloseAfterQueue(kCloseGoingAway, "server shutting down");
-                   });
-                   return std::string();
-                 });
+    hub_->Attach(probe, [self = shared_from_this(), probe](const HubSummary&, const JoinPlan&) {
+      net::post(self->ws_.get_executor(), [self] {
+        self->StopHolding();
+        self->CloseAfterQueue(kCloseGoingAway, "server shutting down");
+      });
+      return std::string();
+    });
   }
 
  private:
@@ -223,7 +238,7 @@ class EventsConnection final : public WsConnection,
     if (!holding_) return;
     holding_ = false;
     hello_timer_.cancel();
-    if (!writing_ && !queue_.empty()) DoWrite();
+    if (!writing_ && HasNext()) DoWrite();
   }
 
   void DoRead() {
@@ -248,15 +263,16 @@ class EventsConnection final : public WsConnection,
                       "client.hello: resume_from must be a non-negative integer");
     }
     if (!holding_) {
-      return CloseNow(kClosePolicyViolation,
-                      "client.hello must be the first message, within " +
-                          std::to_string(context_.hello_grace_ms) + " ms; use ?resume_from");
+      return CloseNow(kClosePolicyViolation, "client.hello must be the first message, within " +
+                                                 std::to_string(context_.hello_grace_ms) +
+                                                 " ms; use ?resume_from");
     }
     // Nothing was written yet: forget what the first attachment queued and start again.
-    offered_frames_ -= queue_.size();
+    offered_frames_ -= queue_.size() + backlog_.size();
     queue_.clear();
-    queued_bytes_ = 0;
-    queued_frames_ = 0;
+    backlog_.clear();
+    queue_bytes_ = 0;
+    UpdateStats();
     resume_from_ = hello.resume_from;
     AttachFrom(resume_from_);
   }
@@ -280,9 +296,15 @@ class EventsConnection final : public WsConnection,
   void Enqueue(const std::shared_ptr<const std::string>& frame) {
     ++offered_frames_;
     EnqueueOffered(frame);
-    queued_frames_ = queue_.size();
+    UpdateStats();
+  }
+
+  void UpdateStats() {
+    queued_frames_ = queue_.size() + backlog_.size() + (writing_ ? 1 : 0);
     queued_bytes_ = queue_bytes_;
   }
+
+  bool HasNext() const { return !backlog_.empty() || !queue_.empty(); }
 
   bool Fits(const std::string& frame) const {
     return queue_.size() < context_.send_queue_limit_frames &&
@@ -312,9 +334,9 @@ class EventsConnection final : public WsConnection,
   }
 
   // The overflow policy: a partial supersedes a queued partial of its segment and stream; vu
-  // and heartbeat frames are the first to go. The frame being written is never touched.
+  // and heartbeat frames are the first to go. The frame being written is not in the queue.
   Room MakeRoom(const FrameKind& kind) {
-    const auto first = queue_.begin() + (writing_ ? 1 : 0);
+    const auto first = queue_.begin();
     using Type = FrameKind::Type;
     if (kind.type == Type::kVu || kind.type == Type::kHeartbeat) return Room::kDropNew;
     if (kind.type == Type::kPartial) {
@@ -342,22 +364,36 @@ class EventsConnection final : public WsConnection,
 
   // Drops everything but the frame in flight.
   void DiscardQueued() {
-    while (queue_.size() > (writing_ ? 1u : 0u)) Erase(queue_.end() - 1);
-    queued_frames_ = queue_.size();
-    queued_bytes_ = queue_bytes_;
+    queue_.clear();
+    backlog_.clear();
+    queue_bytes_ = 0;
+    UpdateStats();
   }
 
+  // Writes the next frame: the backlog's (welcome, snapshot, replayed events) before the live
+  // queue's, whose seqs are all larger.
   void DoWrite() {
+    if (!backlog_.empty()) {
+      in_flight_ = std::move(backlog_.front());
+      backlog_.pop_front();
+    } else {
+      in_flight_ = std::move(queue_.front().frame);
+      queue_bytes_ -= in_flight_->size();
+      queue_.pop_front();
+    }
     writing_ = true;
+    UpdateStats();
     ws_.text(true);
-    ws_.async_write(net::buffer(*queue_.front().frame),
+    ws_.async_write(net::buffer(*in_flight_),
                     beast::bind_front_handler(&EventsConnection::OnWrite, shared_from_this()));
     ArmStallTimer();
   }
 
-  // A write that has not completed after client_stall_ms: the client has stopped reading.
-  void ArmStallTimer() {
-    stall_timer_.expires_after(std::chrono::milliseconds(context_.client_stall_ms));
+  // A write that has not completed after client_stall_ms: the client has stopped reading. Its
+  // 1013 then waits behind that write for at most kCloseGraceMs more (the client may read again
+  // and get it), after which the socket is dropped.
+  void ArmStallTimer(int ms = 0) {
+    stall_timer_.expires_after(std::chrono::milliseconds(ms > 0 ? ms : context_.client_stall_ms));
     stall_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->finished_ || !self->writing_) return;
       if (self->closing_) {
@@ -371,20 +407,18 @@ class EventsConnection final : public WsConnection,
               "viewer stalled for {} ms; closing with 1013", self->context_.client_stall_ms);
       self->DiscardQueued();
       self->CloseAfterQueue(kCloseTryAgainLater, "client stalled");
-      self->ArmStallTimer();  // bounds the wait for the close, too
+      self->ArmStallTimer(std::max(kCloseGraceMs, self->context_.client_stall_ms));
     });
   }
 
   void OnWrite(beast::error_code ec, size_t /*bytes*/) {
     writing_ = false;
+    in_flight_.reset();
     stall_timer_.cancel();
     if (ec) return OnClosed(ec);
-    queue_bytes_ -= queue_.front().frame->size();
-    queue_.pop_front();
     ++sent_frames_;
-    queued_frames_ = queue_.size();
-    queued_bytes_ = queue_bytes_;
-    if (!queue_.empty()) return DoWrite();
+    UpdateStats();
+    if (HasNext()) return DoWrite();
     if (pending_close_) DoClose();
   }
 
@@ -392,7 +426,7 @@ class EventsConnection final : public WsConnection,
     if (closing_ || finished_) return;
     closing_ = true;
     pending_close_ = CloseReason(code, reason);
-    if (!writing_ && (queue_.empty() || holding_)) DoClose();
+    if (!writing_ && (!HasNext() || holding_)) DoClose();
   }
 
   // Closes without sending what is queued (a protocol violation).
@@ -427,6 +461,7 @@ class EventsConnection final : public WsConnection,
     hello_timer_.cancel();
     stall_timer_.cancel();
     queue_.clear();
+    backlog_.clear();
     queue_bytes_ = 0;
     queued_frames_ = 0;
     queued_bytes_ = 0;
@@ -444,11 +479,13 @@ class EventsConnection final : public WsConnection,
   const std::string request_id_;  // the upgrade's, for log lines
   const std::shared_ptr<Hub> hub_;
   const WsContext& context_;
-  std::shared_ptr<Attachment> attachment_;  // the hub holds it weakly
-  uint64_t generation_ = 0;                 // of attachment_
-  std::optional<uint64_t> resume_from_;     // ?resume_from, or client.hello's
-  std::deque<Outgoing> queue_;              // front is in flight while writing_
-  size_t queue_bytes_ = 0;                  // the queue's frames' sizes
+  std::shared_ptr<Attachment> attachment_;                  // the hub holds it weakly
+  uint64_t generation_ = 0;                                 // of attachment_
+  std::optional<uint64_t> resume_from_;                     // ?resume_from, or client.hello's
+  std::deque<std::shared_ptr<const std::string>> backlog_;  // see DoWrite; never dropped
+  std::deque<Outgoing> queue_;                              // live frames waiting
+  size_t queue_bytes_ = 0;                                  // the queue's frames' sizes
+  std::shared_ptr<const std::string> in_flight_;            // being written while writing_
   uint64_t last_seq_ = 0;  // of the newest frame the hub delivered (sent or dropped)
   // Delivery figures, written on the strand, read by Stats() from any thread.
   std::atomic<uint64_t> offered_frames_{0};
@@ -465,6 +502,10 @@ class EventsConnection final : public WsConnection,
 
 void Attachment::Deliver(std::shared_ptr<const std::string> frame, uint64_t seq) {
   if (auto owner = owner_.lock()) owner->Deliver(std::move(frame), seq, generation_);
+}
+
+void Attachment::DeliverBacklog(std::vector<SeqFrame> frames) {
+  if (auto owner = owner_.lock()) owner->DeliverBacklog(std::move(frames), generation_);
 }
 
 ViewerStats Attachment::Stats() const {

@@ -68,8 +68,8 @@ class ConnectionRegistry {
   mutable std::mutex mutex_;
   std::map<const WsConnection*, Entry> connections_;  // guarded by mutex_
   std::map<std::string, size_t> viewers_;             // per session; guarded by mutex_
-  std::set<std::string> audio_producers_;                                   // guarded by mutex_
-  std::function<void()> on_empty_;                                          // guarded by mutex_
+  std::set<std::string> audio_producers_;             // guarded by mutex_
+  std::function<void()> on_empty_;                    // guarded by mutex_
 };
 
 // What a queued frame is, for the overflow policy. Found by scanning the encoded envelope for
@@ -88,9 +88,9 @@ struct WsContext {
   const Api* api = nullptr;
   HubRegistry* hubs = nullptr;
   ConnectionRegistry* registry = nullptr;
-  size_t send_queue_limit_frames = 1024;          // per viewer
-  size_t send_queue_limit_bytes = 4 * 1024 * 1024;  // per viewer, frame in flight included
-  int client_stall_ms = 30000;     // a frame in flight this long closes the viewer with 1013
+  size_t send_queue_limit_frames = 1024;            // per viewer
+  size_t send_queue_limit_bytes = 4 * 1024 * 1024;  // per viewer, live frames waiting
+  int client_stall_ms = 30000;        // a frame in flight this long closes the viewer with 1013
   int send_buffer_bytes = 64 * 1024;  // SO_SNDBUF of event sockets; 0 = the kernel's
   int heartbeat_interval_ms = 15000;  // server.hb period
   int client_timeout_ms = 30000;      // a peer silent this long (no message, no pong) is dropped
