@@ -117,8 +117,9 @@ void AddDeliveryOptions(CLI::App& cmd, ServeOptions& options) {
       ->envname("LX_REPLAY_EVENTS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24))
       ->capture_default_str();
-  cmd.add_option("--replay-seconds", options.replay_seconds,
-                 "...and none older than this many seconds")
+  cmd.add_option(
+         "--replay-seconds", options.replay_seconds,
+         "Seconds of events each session keeps for resuming viewers (at most --replay-events)")
       ->envname("LX_REPLAY_SECONDS")
       ->check(positive)
       ->capture_default_str();
