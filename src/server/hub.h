@@ -99,8 +99,10 @@ struct JoinPlan {
   uint64_t welcome_seq = 0;
 };
 
+// Keeps the frames of its newest events (HubOptions) for viewers that resume, the same shared
+// bytes the live viewers were given; the buffer lives on the strand, its size is in Delivery().
 // Thread-safe: Publish, Attach and Detach may be called from any thread; the work happens on
-// the hub's strand, in call order per calling thread.
+// the hub's strand, in call order per calling thread. Each event costs O(viewers).
 class Hub final : public session::EventSink, public std::enable_shared_from_this<Hub> {
  public:
   static constexpr size_t kRecentFinals = 20;
