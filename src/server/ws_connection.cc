@@ -357,7 +357,7 @@ class EventsConnection final : public WsConnection,
     return Room::kAppend;
   }
 
-  void Erase(std::deque<Outgoing>::iterator it) {
+  void Erase(const std::deque<Outgoing>::iterator& it) {
     queue_bytes_ -= it->frame->size();
     queue_.erase(it);
   }
