@@ -706,6 +706,17 @@ TEST_F(ResumeTest, AMalformedResumeIsRefused) {
   EXPECT_EQ(hello.close_code(), 1008);
   EXPECT_EQ(hello.close_reason(), "client.hello: resume_from must be a non-negative integer");
 
+  WsClient late;  // after its welcome, a hello would leave a gap
+  ASSERT_TRUE(Connect(late, "/ws/" + sid));
+  EXPECT_EQ(Json::parse(late.Read().value_or("{}"))["t"], "session.welcome");
+  ASSERT_TRUE(late.WriteText(R"({"t": "client.hello", "data": {"resume_from": 0}})"));
+  while (late.Read()) {
+  }
+  ASSERT_TRUE(late.closed());
+  EXPECT_EQ(late.close_code(), 1008);
+  EXPECT_EQ(late.close_reason(),
+            "client.hello must be the first message, within 500 ms; use ?resume_from");
+
   WsClient chatty;  // other messages are ignored
   ASSERT_TRUE(Connect(chatty, "/ws/" + sid));
   ASSERT_TRUE(chatty.WriteText("not json"));
