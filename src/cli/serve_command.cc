@@ -131,6 +131,70 @@ void HandleSignals(net::signal_set& signals, server::HttpServer& server, net::io
       });
 }
 
+// The flags of event delivery: replay buffer, viewers' queues, timeouts and admission limits.
+void AddDeliveryOptions(CLI::App& cmd, ServeOptions& options) {
+  const auto positive = CLI::Range(1, 1 << 30);
+  cmd.add_option("--replay-events", options.replay_events,
+                 "Events each session keeps for viewers that resume (?resume_from)")
+      ->envname("LX_REPLAY_EVENTS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
+      ->capture_default_str();
+  cmd.add_option(
+         "--replay-seconds", options.replay_seconds,
+         "Seconds of events each session keeps for resuming viewers (at most --replay-events)")
+      ->envname("LX_REPLAY_SECONDS")
+      ->check(positive)
+      ->capture_default_str();
+  cmd.add_option("--client-queue-frames", options.client_queue_frames,
+                 "Frames a viewer's send queue holds before partials are superseded, vu dropped, "
+                 "and then the viewer closed with 1013")
+      ->envname("LX_CLIENT_QUEUE_FRAMES")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
+      ->capture_default_str();
+  cmd.add_option("--client-queue-bytes", options.client_queue_bytes,
+                 "Bytes a viewer's send queue holds, likewise")
+      ->envname("LX_CLIENT_QUEUE_BYTES")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 32))
+      ->capture_default_str();
+  cmd.add_option("--client-stall-ms", options.client_stall_ms,
+                 "A write to a viewer that takes this long closes it with 1013 \"client stalled\"")
+      ->envname("LX_CLIENT_STALL_MS")
+      ->check(positive)
+      ->capture_default_str();
+  cmd.add_option("--client-timeout-ms", options.client_timeout_ms,
+                 "A WebSocket peer that sends nothing and answers no ping this long is dropped")
+      ->envname("LX_CLIENT_TIMEOUT_MS")
+      ->check(positive)
+      ->capture_default_str();
+  cmd.add_option("--client-send-buffer-bytes", options.client_send_buffer_bytes,
+                 "Kernel send buffer (SO_SNDBUF) of event sockets; 0 = the system's default")
+      ->envname("LX_CLIENT_SEND_BUFFER_BYTES")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  cmd.add_option("--heartbeat-ms", options.heartbeat_ms, "Period of server.hb on event sockets")
+      ->envname("LX_HEARTBEAT_MS")
+      ->check(positive)
+      ->capture_default_str();
+  cmd.add_option("--max-sessions", options.max_sessions,
+                 "Sessions not yet stopped; one more POST /sessions gets 429")
+      ->envname("LX_MAX_SESSIONS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cmd.add_option("--max-clients-per-session", options.max_clients_per_session,
+                 "Viewers of one session; one more is closed with 1013 (0 = no limit)")
+      ->envname("LX_MAX_CLIENTS_PER_SESSION")
+      ->capture_default_str();
+  cmd.add_option("--max-connections", options.max_connections,
+                 "WebSockets open at once; one more is closed with 1013 (0 = no limit)")
+      ->envname("LX_MAX_CONNECTIONS")
+      ->capture_default_str();
+  cmd.add_option("--retry-after-ms", options.retry_after_ms,
+                 "The wait a 429 or a 1013 refusal asks for (retry_after_ms)")
+      ->envname("LX_RETRY_AFTER_MS")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options) {
@@ -188,6 +252,7 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions& options) {
       ->envname("LX_MT_TIMEOUT_MS")
       ->check(CLI::Range(1, 600000))
       ->capture_default_str();
+  AddDeliveryOptions(*cmd, options);
   return cmd;
 }
 
@@ -200,7 +265,7 @@ int RunServe(const ServeOptions& options) {
   }
 
   net::io_context io;
-  server::HubRegistry hubs(io);
+  server::HubRegistry hubs(io, {options.replay_events, options.replay_seconds});
   audio::AlsaCaptureBackend capture;
   const bool log_transcripts = options.log_transcripts;
   session::SessionManagerOptions session_options{data_dir, options.model_dir, {}};
@@ -230,6 +295,15 @@ int RunServe(const ServeOptions& options) {
   server_options.host = options.host;
   server_options.port = static_cast<uint16_t>(options.port);
   server_options.max_body_bytes = options.max_body_bytes;
+  server_options.heartbeat_interval_ms = options.heartbeat_ms;
+  server_options.send_queue_limit_frames = options.client_queue_frames;
+  server_options.send_queue_limit_bytes = options.client_queue_bytes;
+  server_options.client_stall_ms = options.client_stall_ms;
+  server_options.client_timeout_ms = options.client_timeout_ms;
+  server_options.send_buffer_bytes = options.client_send_buffer_bytes;
+  server_options.max_clients_per_session = options.max_clients_per_session;
+  server_options.max_connections = options.max_connections;
+  server_options.retry_after_ms = options.retry_after_ms;
   server::HttpServer server(io, server_options, sessions, hubs);
   const auto port = server.Listen();
   if (!port.ok()) {
@@ -243,6 +317,8 @@ int RunServe(const ServeOptions& options) {
   api_options.token = token;
   api_options.max_body_bytes = options.max_body_bytes;
   api_options.heartbeat_interval_ms = server_options.heartbeat_interval_ms;
+  api_options.max_sessions = options.max_sessions;
+  api_options.retry_after_ms = options.retry_after_ms;
   const server::Api api(api_options, sessions, hubs);
 
   net::signal_set signals(io, SIGINT, SIGTERM);

@@ -23,6 +23,19 @@ struct ServeOptions {
   size_t max_body_bytes = 64 * 1024;         // larger request bodies get 413
   std::string mt_modes_dir = "/usr/share/apertium/modes";  // Apertium's installed pairs
   int mt_timeout_ms = 5000;  // a translation not answered by then: restart + retry once
+  // Delivery to viewers (docs/protocol.md, "Resuming", "Slow viewers", "Admission").
+  size_t replay_events = 2000;                  // events kept per session for resuming
+  int replay_seconds = 600;                     // and none older than this
+  size_t client_queue_frames = 1024;            // per viewer's send queue
+  size_t client_queue_bytes = 4 * 1024 * 1024;  // per viewer's send queue
+  int client_stall_ms = 30000;                  // a write stuck this long: 1013
+  int client_timeout_ms = 30000;                // a silent WebSocket peer is dropped
+  int client_send_buffer_bytes = 64 * 1024;     // SO_SNDBUF of event sockets; 0 = kernel's
+  int heartbeat_ms = 15000;                     // server.hb period
+  size_t max_sessions = 32;                     // running sessions; more get 429
+  size_t max_clients_per_session = 100;         // viewers per session; more get 1013
+  size_t max_connections = 512;                 // WebSockets in all; more get 1013
+  int retry_after_ms = 5000;                    // the wait a refusal asks for
 };
 
 // Registers the subcommand on `app`; `options` receives the parsed values and must outlive `app`.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
@@ -150,8 +151,21 @@ Json DeliveryJson(const DeliveryStats& delivery, const HubSummary& summary) {
               {"last_seq", summary.last_seq},
               {"queued_frames", delivery.queued_frames},
               {"max_queued_frames", delivery.max_queued_frames},
+              {"queued_bytes", delivery.queued_bytes},
+              {"max_queued_bytes", delivery.max_queued_bytes},
+              {"replay_events", delivery.replay_events},
+              {"replay_bytes", delivery.replay_bytes},
+              {"replay_oldest_seq", delivery.replay_oldest_seq},
               {"sent_frames", delivery.sent_frames},
               {"dropped_frames", delivery.dropped_frames}};
+}
+
+// 429 with the wait in the body (retry_after_ms) and in Retry-After (seconds, rounded up).
+HttpResponse TooBusy(std::string_view detail, int retry_after_ms) {
+  HttpResponse response =
+      JsonResponse(429, Json{{"detail", detail}, {"retry_after_ms", retry_after_ms}});
+  response.headers["Retry-After"] = std::to_string((retry_after_ms + 999) / 1000);
+  return response;
 }
 
 std::string_view ContentTypeOf(store::CaptionFormat format) {
@@ -246,6 +260,18 @@ std::optional<std::string> HttpRequest::Query(std::string_view name) const {
   return it->second;
 }
 
+Result<std::optional<uint64_t>> ResumeFromQuery(const HttpRequest& request) {
+  const auto text = request.Query("resume_from");
+  if (!text) return std::optional<uint64_t>();
+  uint64_t seq = 0;
+  const char* end = text->data() + text->size();
+  const auto [stop, ec] = std::from_chars(text->data(), end, seq);
+  if (text->empty() || ec != std::errc() || stop != end) {
+    return Status::InvalidArgument("resume_from must be a non-negative integer (a seq)");
+  }
+  return std::optional<uint64_t>(seq);
+}
+
 HttpResponse Router::Dispatch(const HttpRequest& request) const {
   bool path_known = false;
   for (const Route& route : routes_) {
@@ -319,17 +345,34 @@ UpgradeDecision Api::CheckUpgrade(const HttpRequest& request) const {
   if (sessions_.Get(params["sid"]) == nullptr || hubs_.Find(params["sid"]) == nullptr) {
     return {Error(404, "no session " + params["sid"])};
   }
+  if (events) {
+    const auto resume_from = ResumeFromQuery(request);
+    if (!resume_from.ok()) return {Error(400, resume_from.status().message())};
+  }
   return {};
 }
 
-std::string Api::Welcome(const std::string& session_id, const HubSummary& summary) const {
+std::string Api::Welcome(const std::string& session_id, const HubSummary& summary,
+                         const JoinPlan& plan) const {
   const auto session = sessions_.Get(session_id);
   Json data{{"snapshot", session ? SnapshotJson(session->Info(), summary) : Json(nullptr)},
             {"limits",
              {{"max_audio_frame_bytes", kMaxAudioFrameBytes},
               {"max_body_bytes", options_.max_body_bytes}}},
             {"heartbeat_interval_ms", options_.heartbeat_interval_ms}};
-  return events::EncodeEnvelope("session.welcome", session_id, summary.last_seq, WallNowNs(),
+  uint64_t seq = summary.last_seq;
+  if (plan.resume_from) {
+    data["resume"] = plan.snapshot ? Json{{"from", *plan.resume_from}, {"snapshot", true}}
+                                   : Json{{"from", *plan.resume_from}, {"replayed", plan.replayed}};
+    if (!plan.snapshot) seq = *plan.resume_from;  // the replayed events follow it
+  }
+  return events::EncodeEnvelope("session.welcome", session_id, seq, WallNowNs(), MonoNowNs(), data);
+}
+
+std::string Api::SnapshotEnvelope(const std::string& session_id, const HubSummary& summary) const {
+  const auto session = sessions_.Get(session_id);
+  const Json data = session ? SnapshotJson(session->Info(), summary) : Json::object();
+  return events::EncodeEnvelope("session.snapshot", session_id, summary.last_seq, WallNowNs(),
                                 MonoNowNs(), data);
 }
 
@@ -443,6 +486,11 @@ HttpResponse Api::CreateSession(const HttpRequest& request) const {
   }
   const Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return Error(400, "the body is not valid JSON");
+  // Creates run one at a time on the worker thread, so the count cannot race another create.
+  if (ActiveSessions() >= options_.max_sessions) {
+    return TooBusy("too many sessions (limit " + std::to_string(options_.max_sessions) + ")",
+                   options_.retry_after_ms);
+  }
   auto config = session::SessionConfigFromJson(body);
   if (!config.ok()) return Error(422, config.status().message());
   auto created = sessions_.Create(config.value());
@@ -458,6 +506,14 @@ HttpResponse Api::CreateSession(const HttpRequest& request) const {
   std::string ws_origin = options_.public_origin;
   if (ws_origin.rfind("http", 0) == 0) ws_origin.replace(0, 4, "ws");
   return JsonResponse(201, Json{{"session_id", id}, {"ws_url", ws_origin + "/ws/" + id}});
+}
+
+size_t Api::ActiveSessions() const {
+  const auto sessions = sessions_.List();
+  return static_cast<size_t>(std::count_if(sessions.begin(), sessions.end(), [](const auto& s) {
+    const auto state = s->state();
+    return state != events::SessionState::kStopped && state != events::SessionState::kError;
+  }));
 }
 
 HttpResponse Api::SessionMetrics(const session::Session& session) const {
@@ -492,6 +548,10 @@ HttpResponse Api::ServerMetrics() const {
   text.Family("loquilex_session_queued_frames", "gauge", "Frames waiting in viewers' queues.");
   text.Family("loquilex_session_dropped_frames", "counter",
               "Frames the viewers' overflow policy dropped (partials, vu).");
+  text.Family("loquilex_session_queued_bytes", "gauge", "Bytes waiting in viewers' queues.");
+  text.Family("loquilex_session_replay_events", "gauge", "Events kept for resuming viewers.");
+  text.Family("loquilex_session_replay_bytes", "gauge",
+              "Bytes of the events kept for resuming viewers.");
   for (const auto& s : sessions) {
     const SessionInfo info = s->Info();
     const std::string label = "session=\"" + info.id + "\"";
@@ -505,6 +565,10 @@ HttpResponse Api::ServerMetrics() const {
                 static_cast<double>(delivery.queued_frames));
     text.Sample("loquilex_session_dropped_frames", label,
                 static_cast<double>(delivery.dropped_frames));
+    text.Sample("loquilex_session_queued_bytes", label, static_cast<double>(delivery.queued_bytes));
+    text.Sample("loquilex_session_replay_events", label,
+                static_cast<double>(delivery.replay_events));
+    text.Sample("loquilex_session_replay_bytes", label, static_cast<double>(delivery.replay_bytes));
   }
   return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text.str(), {}};
 }

@@ -25,7 +25,13 @@ struct ApiOptions {
   size_t max_body_bytes = 64 * 1024;         // larger request bodies get 413
   int heartbeat_interval_ms = 15000;         // server.hb period announced in session.welcome
   size_t worker_queue_limit_requests = 16;   // blocking requests waiting for the worker; more: 503
+  size_t max_sessions = 32;   // sessions not yet stopped (or failed); one more POST gets 429
+  int retry_after_ms = 5000;  // what a 429 (and a WebSocket refused for load) asks to wait
 };
+
+// The ?resume_from=<seq> of a viewer's upgrade: nullopt when absent; InvalidArgument when it is
+// not a non-negative integer.
+Result<std::optional<uint64_t>> ResumeFromQuery(const HttpRequest& request);
 
 // One route: a method, a path pattern ("/sessions/{sid}/snapshot") and the fixed detail a 500
 // on it carries.
@@ -80,10 +86,16 @@ class Api {
   // network thread.
   HttpResponse Handle(const HttpRequest& request) const;
   // Decides a WebSocket upgrade of /ws/{sid} (events) or /sessions/{sid}/audio (push audio):
-  // 401 without the token, 403 for a foreign Origin, 404 for an unknown session or path.
+  // 401 without the token, 403 for a foreign Origin, 404 for an unknown session or path, 400
+  // for a malformed ?resume_from.
   UpgradeDecision CheckUpgrade(const HttpRequest& request) const;
-  // The session.welcome envelope for a viewer attaching at `summary`.
-  std::string Welcome(const std::string& session_id, const HubSummary& summary) const;
+  // The session.welcome envelope for a viewer attaching at `summary`; `plan` says whether it
+  // resumes and what follows (data.resume, docs/protocol.md).
+  std::string Welcome(const std::string& session_id, const HubSummary& summary,
+                      const JoinPlan& plan = {}) const;
+  // The session.snapshot envelope (seq summary.last_seq) for a viewer resuming from a seq whose
+  // successors are no longer all buffered; data as GET /sessions/{sid}/snapshot.
+  std::string SnapshotEnvelope(const std::string& session_id, const HubSummary& summary) const;
   // One binary frame pushed to /sessions/{sid}/audio. InvalidArgument (bad length or format),
   // FailedPrecondition (paused: the frame is refused and a status event says so), NotFound.
   Status PushAudio(const std::string& session_id, std::span<const unsigned char> frame) const;
@@ -99,6 +111,7 @@ class Api {
   static HttpResponse AsrModels();
   HttpResponse TranslationLanguages() const;
   HttpResponse TranslationModels() const;
+  size_t ActiveSessions() const;  // not stopped, not failed
   bool Authorized(const HttpRequest& request) const;
 
   ApiOptions options_;

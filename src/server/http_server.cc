@@ -251,8 +251,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       LogRequest(101);
     }
     if (target.kind == WsTarget::Kind::kEvents) {
+      auto resume_from = ResumeFromQuery(request);  // CheckUpgrade refused a malformed one
       StartEventsConnection(std::move(stream_), beast_request, target.session_id, request_id_,
-                            context_);
+                            resume_from.ok() ? resume_from.value() : std::nullopt, context_);
     } else {
       StartAudioConnection(std::move(stream_), beast_request, target.session_id, request_id_,
                            context_);
@@ -329,7 +330,14 @@ class HttpServer::Impl {
     context_.hubs = &hubs;
     context_.registry = &registry_;
     context_.send_queue_limit_frames = options_.send_queue_limit_frames;
+    context_.send_queue_limit_bytes = options_.send_queue_limit_bytes;
+    context_.client_stall_ms = options_.client_stall_ms;
+    context_.send_buffer_bytes = options_.send_buffer_bytes;
     context_.heartbeat_interval_ms = options_.heartbeat_interval_ms;
+    context_.client_timeout_ms = options_.client_timeout_ms;
+    context_.hello_grace_ms = options_.hello_grace_ms;
+    context_.admission = {options_.max_connections, options_.max_clients_per_session,
+                          options_.retry_after_ms};
   }
 
   ~Impl() {

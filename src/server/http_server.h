@@ -26,7 +26,15 @@ struct HttpServerOptions {
   size_t max_body_bytes = 64 * 1024;      // larger request bodies get 413
   int heartbeat_interval_ms = 15000;      // server.hb period on event WebSockets
   size_t send_queue_limit_frames = 1024;  // per viewer; see ws_connection.h for the policy
-  int shutdown_grace_ms = 3000;           // bounded wait for sockets to close on shutdown
+  size_t send_queue_limit_bytes = 4 * 1024 * 1024;  // per viewer, likewise
+  int client_stall_ms = 30000;           // a viewer's write stuck this long: 1013 "client stalled"
+  int send_buffer_bytes = 64 * 1024;     // SO_SNDBUF of event sockets; 0 = the kernel's
+  int client_timeout_ms = 30000;         // a WebSocket peer silent this long (no pong) is dropped
+  int hello_grace_ms = 500;              // a viewer without ?resume_from may send client.hello
+  size_t max_connections = 512;          // open WebSockets; 0 = no limit
+  size_t max_clients_per_session = 100;  // viewers of one session; 0 = no limit
+  int retry_after_ms = 5000;             // asked of WebSockets refused for load (1013)
+  int shutdown_grace_ms = 3000;          // bounded wait for sockets to close on shutdown
 };
 
 // Serves `Api` over HTTP and WebSocket on the caller's io_context. Listen, Run and the destructor

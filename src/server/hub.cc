@@ -6,8 +6,15 @@
 
 namespace lx::server {
 
-std::shared_ptr<Hub> Hub::Create(boost::asio::io_context& io, std::string session_id) {
-  return std::shared_ptr<Hub>(new Hub(io, std::move(session_id)));
+Status HubOptions::Validate() const {
+  if (replay_events == 0) return Status::InvalidArgument("replay_events must be at least 1");
+  if (replay_seconds <= 0) return Status::InvalidArgument("replay_seconds must be positive");
+  return Status::Ok();
+}
+
+std::shared_ptr<Hub> Hub::Create(boost::asio::io_context& io, std::string session_id,
+                                 HubOptions options) {
+  return std::shared_ptr<Hub>(new Hub(io, std::move(session_id), options));
 }
 
 void Hub::Publish(events::Event event) {
@@ -15,19 +22,53 @@ void Hub::Publish(events::Event event) {
       strand_, [self = shared_from_this(), event = std::move(event)] { self->Deliver(event); });
 }
 
-void Hub::Attach(std::weak_ptr<Viewer> viewer, WelcomeBuilder welcome) {
-  boost::asio::post(strand_, [self = shared_from_this(), viewer = std::move(viewer),
-                              welcome = std::move(welcome)] {
-    auto held = viewer.lock();
-    if (held == nullptr) return;
-    if (welcome) {
-      const HubSummary summary = self->Summary();
-      held->Deliver(std::make_shared<const std::string>(welcome(summary)), summary.last_seq);
+void Hub::Attach(std::weak_ptr<Viewer> viewer, WelcomeBuilder welcome,
+                 std::optional<uint64_t> resume_from, SnapshotBuilder snapshot) {
+  boost::asio::post(
+      strand_, [self = shared_from_this(), viewer = std::move(viewer), welcome = std::move(welcome),
+                resume_from, snapshot = std::move(snapshot)] {
+        if (auto held = viewer.lock()) self->Join(held, viewer, welcome, resume_from, snapshot);
+      });
+}
+
+JoinPlan Hub::Plan(std::optional<uint64_t> resume_from, uint64_t last_seq) const {
+  JoinPlan plan{resume_from, false, 0, last_seq};
+  if (!resume_from) return plan;
+  const uint64_t from = *resume_from;
+  const bool covered =
+      from == last_seq || (from < last_seq && !replay_.empty() && replay_.front().seq <= from + 1);
+  if (!covered) {
+    plan.snapshot = true;
+    return plan;
+  }
+  plan.replayed = last_seq - from;
+  plan.welcome_seq = from;
+  return plan;
+}
+
+void Hub::Join(const std::shared_ptr<Viewer>& viewer, const std::weak_ptr<Viewer>& weak,
+               const WelcomeBuilder& welcome, std::optional<uint64_t> resume_from,
+               const SnapshotBuilder& snapshot) {
+  const HubSummary summary = Summary();
+  const JoinPlan plan = Plan(resume_from, summary.last_seq);
+  std::vector<SeqFrame> backlog;
+  if (welcome) {
+    backlog.push_back(
+        {std::make_shared<const std::string>(welcome(summary, plan)), plan.welcome_seq});
+  }
+  if (plan.snapshot && snapshot) {
+    backlog.push_back({std::make_shared<const std::string>(snapshot(summary)), summary.last_seq});
+  } else if (plan.replayed > 0) {
+    // The buffer's seqs are consecutive, so the events after resume_from are its tail.
+    for (auto it = replay_.end() - static_cast<std::ptrdiff_t>(plan.replayed); it != replay_.end();
+         ++it) {
+      backlog.push_back({it->frame, it->seq});
     }
-    const std::lock_guard lock(self->summary_mutex_);
-    self->viewers_.push_back(viewer);
-    self->summary_.viewers = self->viewers_.size();
-  });
+  }
+  if (!backlog.empty()) viewer->DeliverBacklog(std::move(backlog));
+  const std::lock_guard lock(summary_mutex_);
+  viewers_.push_back(weak);
+  summary_.viewers = viewers_.size();
 }
 
 void Hub::Detach(const Viewer* viewer) {
@@ -52,6 +93,9 @@ HubSummary Hub::Summary() const {
 DeliveryStats Hub::Delivery() const {
   const std::lock_guard lock(summary_mutex_);
   DeliveryStats total;
+  total.replay_events = replay_events_;
+  total.replay_bytes = replay_bytes_;
+  total.replay_oldest_seq = replay_oldest_seq_;
   for (const auto& weak : viewers_) {
     const auto viewer = weak.lock();
     if (viewer == nullptr) continue;
@@ -59,6 +103,8 @@ DeliveryStats Hub::Delivery() const {
     ++total.viewers;
     total.queued_frames += stats.queued_frames;
     total.max_queued_frames = std::max(total.max_queued_frames, stats.queued_frames);
+    total.queued_bytes += stats.queued_bytes;
+    total.max_queued_bytes = std::max(total.max_queued_bytes, stats.queued_bytes);
     total.sent_frames += stats.sent_frames;
     total.dropped_frames += stats.dropped_frames;
   }
@@ -71,6 +117,7 @@ void Hub::Deliver(const events::Event& event) {
       std::make_shared<const std::string>(events::EncodeEnvelope(session_id_, seq, event));
   const std::lock_guard lock(summary_mutex_);
   Remember(event, seq);
+  Buffer(seq, frame, event.t_mono_ns);
   for (const auto& weak : viewers_) {
     if (auto viewer = weak.lock()) viewer->Deliver(frame, seq);  // only posts: cheap under the lock
   }
@@ -91,8 +138,21 @@ void Hub::Remember(const events::Event& event, uint64_t seq) {
   }
 }
 
+void Hub::Buffer(uint64_t seq, std::shared_ptr<const std::string> frame, int64_t t_mono_ns) {
+  replay_bytes_ += frame->size();
+  replay_.push_back({seq, std::move(frame), t_mono_ns});
+  const int64_t oldest_kept_ns =
+      t_mono_ns - static_cast<int64_t>(options_.replay_seconds) * 1'000'000'000;
+  while (replay_.size() > options_.replay_events || replay_.front().t_mono_ns < oldest_kept_ns) {
+    replay_bytes_ -= replay_.front().frame->size();
+    replay_.pop_front();
+  }
+  replay_events_ = replay_.size();
+  replay_oldest_seq_ = replay_.empty() ? 0 : replay_.front().seq;
+}
+
 std::shared_ptr<Hub> HubRegistry::Create(const std::string& session_id) {
-  auto hub = Hub::Create(io_, session_id);
+  auto hub = Hub::Create(io_, session_id, options_);
   const std::lock_guard lock(mutex_);
   hubs_[session_id] = hub;
   return hub;

@@ -383,6 +383,29 @@ TEST_F(ServeCliTest, OddLengthAudioFrameClosesWith1003AndTheSessionRuns) {
   EXPECT_EQ(next.close_code(), 1003);
 }
 
+// The delivery flags reach the server: admission limits and the resume of a viewer.
+TEST_F(ServeCliTest, AdmissionFlagsRefuseWithRetryAfterAndViewersResume) {
+  StartServer({"--max-sessions", "1", "--max-clients-per-session", "1", "--retry-after-ms", "1500",
+               "--replay-events", "50"});
+  const std::string sid = CreateSession({{"type", "push"}});
+  ASSERT_FALSE(sid.empty());
+  const HttpReply refused = Http("POST", "/sessions", R"({"source": {"type": "push"}})");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(Json::parse(refused.body)["retry_after_ms"], 1500);
+  EXPECT_EQ(refused.headers.at("retry-after"), "2");
+
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid + "?resume_from=0"));
+  const auto welcome = Json::parse(viewer.Read().value_or("{}"));
+  EXPECT_EQ(welcome["t"], "session.welcome");
+  EXPECT_EQ(welcome["data"]["resume"]["from"], 0);
+  WsClient second;
+  ASSERT_TRUE(Connect(second, "/ws/" + sid));
+  EXPECT_FALSE(second.Read());
+  EXPECT_EQ(second.close_code(), 1013);
+  EXPECT_EQ(second.close_reason(), "too many viewers; retry_after_ms=1500");
+}
+
 TEST_F(ServeCliTest, AudioFrameOver1MiBClosesWith1009AndTheSessionRuns) {
   StartServer();
   const std::string sid =

@@ -48,6 +48,7 @@ using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
 
 constexpr char kHost[] = "127.0.0.1";
 constexpr size_t kWordySegments = 150;  // the "wordy" model's
+constexpr size_t kResumeSegments = 12;  // the "resume" model's: 4 words, 1.4 s each
 
 // A door threads wait at until it is opened.
 class Gate {
@@ -211,12 +212,12 @@ std::vector<std::chrono::nanoseconds> HeartbeatGaps(const std::vector<Json>& env
 
 class ServerLoopbackTest : public ::testing::Test {
  protected:
-  ServerLoopbackTest()
+  explicit ServerLoopbackTest(HubOptions hub_options = {})
       : dir_(fs::temp_directory_path() /
              ("lx_loopback_" +
               std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()))),
         capture_(testing::FakeCaptureScript{}),
-        hubs_(io_),
+        hubs_(io_, hub_options),
         sessions_(
             session::SessionManagerOptions{(dir_ / "data").string(), "speech",
                                            [this](std::function<void()> body) {
@@ -248,7 +249,7 @@ class ServerLoopbackTest : public ::testing::Test {
   }
 
   // Listens on a free loopback port and serves on one network thread.
-  void Start(HttpServerOptions options = {}) {
+  void Start(HttpServerOptions options = {}, ApiOptions api_options = {}) {
     options.host = kHost;
     options.port = 0;
     options.shutdown_grace_ms = 1000;
@@ -256,7 +257,6 @@ class ServerLoopbackTest : public ::testing::Test {
     const auto port = server_->Listen();
     ASSERT_TRUE(port.ok()) << port.status().ToString();
     port_ = port.value();
-    ApiOptions api_options;
     api_options.public_origin = "http://127.0.0.1:" + std::to_string(port_);
     api_options.max_body_bytes = options.max_body_bytes;
     api_options.heartbeat_interval_ms = options.heartbeat_interval_ms;
@@ -269,6 +269,7 @@ class ServerLoopbackTest : public ::testing::Test {
   // model_may_load_ and then hears what "speech" does.
   Result<std::unique_ptr<asr::EngineModel>> LoadModel(const std::string& dir) {
     if (dir == "many") return MakeModel(ManySegments(150));
+    if (dir == "resume") return MakeModel(ManySegments(kResumeSegments, 4, 0.25));
     if (dir == "wordy") return MakeModel(ManySegments(kWordySegments, 300, 0.01));
     if (dir == "throws")
       return std::unique_ptr<asr::EngineModel>(std::make_unique<ThrowingModel>());
@@ -304,6 +305,18 @@ class ServerLoopbackTest : public ::testing::Test {
     source.update({{"type", "file"}, {"path", wav.string()}, {"speed", speed}});
     asr["model_dir"] = model_dir;
     return CreateSession({{"source", source}, {"asr", asr}});
+  }
+
+  // The session's viewer count once it is `want`, or after 20 s.
+  size_t WaitForClients(const std::string& sid, size_t want) {
+    size_t clients = want + 1;
+    for (int i = 0; i < 400; ++i) {
+      const Json metrics = Json::parse(Http("GET", "/sessions/" + sid + "/metrics").body);
+      clients = metrics["delivery"]["clients"];
+      if (clients == want) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return clients;
   }
 
   bool Connect(WsClient& client, const std::string& target) {
@@ -510,6 +523,441 @@ TEST_F(ServerLoopbackTest, AnEngineExceptionReachesViewersAsServerErrorWithoutIt
   const HttpReply summary = Http("GET", "/sessions/" + sid);
   EXPECT_EQ(Json::parse(summary.body)["error"], "internal error");
   EXPECT_EQ(summary.body.find("exploded"), std::string::npos);
+}
+
+// ---- Resuming (docs/protocol.md, "Resuming") ----
+
+// What a viewer's stream says beyond the welcome, snapshots and heartbeats: the session's events,
+// as text, in the order received.
+std::vector<std::string> EventsOf(const std::vector<Json>& envelopes) {
+  std::vector<std::string> out;
+  for (const auto& e : envelopes) {
+    const std::string type = e["t"];
+    if (type != "session.welcome" && type != "session.snapshot" && type != "server.hb") {
+      out.push_back(e.dump());
+    }
+  }
+  return out;
+}
+
+// The seq of the newest event in `envelopes` (the welcome's when there is none).
+uint64_t LastSeq(const std::vector<Json>& envelopes) {
+  uint64_t last = 0;
+  for (const auto& e : envelopes) {
+    if (e["t"] != "server.hb") last = e["seq"].get<uint64_t>();
+  }
+  return last;
+}
+
+std::vector<Json> Finals(const std::vector<Json>& envelopes) {
+  return OfType(envelopes, "asr.final");
+}
+
+class ResumeTest : public ServerLoopbackTest {
+ protected:
+  explicit ResumeTest(HubOptions hub_options = {}) : ServerLoopbackTest(hub_options) {}
+
+  // A session of kResumeSegments segments of 4 words, about 3 s long, held until the caller
+  // opens workers_may_start_.
+  std::string CreateResumeSession() {
+    workers_may_start_.Close();
+    return CreateFileSession("resume", 18, 6, Json::object(), {{"partial_interval_ms", 200}});
+  }
+
+  // Everything a viewer that stays connected gets until the session stops.
+  std::vector<Json> WatchToTheEnd(const std::string& sid, const std::string& query = "") {
+    WsClient viewer;
+    EXPECT_TRUE(Connect(viewer, "/ws/" + sid + query));
+    auto got = ReadUntil(viewer, [](const Json& e) { return IsStatus(e, "stopped"); });
+    EXPECT_TRUE(!got.empty() && IsStatus(got.back(), "stopped"));
+    return got;
+  }
+};
+
+// A viewer that drops out at several points — after a few events, between a partial and its
+// final, right after a final — and comes back with ?resume_from=<its last seq> ends up with
+// exactly the events of a viewer that stayed, seq by seq.
+TEST_F(ResumeTest, AViewerThatResumesGetsExactlyTheEventsItMissed) {
+  Start();
+  const std::string sid = CreateResumeSession();
+  ASSERT_FALSE(sid.empty());
+  // Both from seq 0, so that neither misses what the session says before its upgrade is done.
+  WsClient reference;
+  ASSERT_TRUE(Connect(reference, "/ws/" + sid + "?resume_from=0"));
+  auto resumer = std::make_unique<WsClient>();
+  ASSERT_TRUE(Connect(*resumer, "/ws/" + sid + "?resume_from=0"));
+  workers_may_start_.Open();
+
+  std::vector<Json> stayed;
+  std::vector<Json> resumed;
+  size_t events = 0;
+  const std::vector<std::pair<std::string, std::function<bool(const Json&)>>> drop_outs = {
+      {"after five events", [&](const Json& e) { return e["t"] != "server.hb" && ++events == 6; }},
+      {"between a partial and its final",
+       [](const Json& e) { return e["t"] == "asr.partial" && e["data"]["segment_id"] == 3; }},
+      {"after a final",
+       [](const Json& e) { return e["t"] == "asr.final" && e["data"]["segment_id"] == 6; }},
+  };
+  for (const auto& [where, last] : drop_outs) {
+    SCOPED_TRACE(where);
+    for (const auto& e : ReadUntil(*resumer, last)) resumed.push_back(e);
+    ASSERT_FALSE(resumer->closed());
+    const uint64_t seq = LastSeq(resumed);
+    resumer->Close();
+    // Let the session go on without it.
+    for (const auto& e : ReadUntil(reference, [&](const Json& e) {
+           return e["seq"].get<uint64_t>() >= seq + 12 || IsStatus(e, "stopped");
+         })) {
+      stayed.push_back(e);
+    }
+    ASSERT_GE(LastSeq(stayed), seq + 12) << "the session went on while the viewer was away";
+    resumer = std::make_unique<WsClient>();
+    ASSERT_TRUE(Connect(*resumer, "/ws/" + sid + "?resume_from=" + std::to_string(seq)));
+    const auto welcome = Json::parse(resumer->Read().value_or("{}"));
+    ASSERT_EQ(welcome["t"], "session.welcome");
+    EXPECT_EQ(welcome["seq"], seq) << "the replayed events follow it";
+    EXPECT_EQ(welcome["data"]["resume"]["from"], seq);
+    EXPECT_GE(welcome["data"]["resume"]["replayed"].get<uint64_t>(), 12u);
+    resumed.push_back(welcome);
+  }
+  for (const auto& e : ReadUntil(*resumer, [](const Json& e) { return IsStatus(e, "stopped"); })) {
+    resumed.push_back(e);
+  }
+  for (const auto& e : ReadUntil(reference, [](const Json& e) { return IsStatus(e, "stopped"); })) {
+    stayed.push_back(e);
+  }
+  ASSERT_TRUE(IsStatus(stayed.back(), "stopped"));
+  ASSERT_TRUE(IsStatus(resumed.back(), "stopped"));
+  EXPECT_EQ(Finals(stayed).size(), kResumeSegments);
+  EXPECT_EQ(EventsOf(resumed), EventsOf(stayed)) << "no gap, no duplicate, same order";
+}
+
+// After the session stopped, a viewer resumes from a seq in the middle (?resume_from or a first
+// client.hello): the rest of the finals, then the final status `stopped`.
+TEST_F(ResumeTest, AViewerResumesAfterTheSessionStopped) {
+  Start();
+  const std::string sid = CreateResumeSession();
+  ASSERT_FALSE(sid.empty());
+  workers_may_start_.Open();
+  const auto all = WatchToTheEnd(sid);
+  const auto finals = Finals(all);
+  ASSERT_EQ(finals.size(), kResumeSegments);
+  const uint64_t from = finals[5]["seq"];
+  std::vector<std::string> after;
+  for (const auto& e : EventsOf(all)) {
+    if (Json::parse(e)["seq"].get<uint64_t>() > from) after.push_back(e);
+  }
+
+  const auto by_query = WatchToTheEnd(sid, "?resume_from=" + std::to_string(from));
+  EXPECT_EQ(by_query.front()["data"]["resume"], Json({{"from", from}, {"replayed", after.size()}}));
+  EXPECT_EQ(by_query.front()["data"]["snapshot"]["status"], "stopped");
+  EXPECT_EQ(EventsOf(by_query), after);
+  EXPECT_EQ(Finals(by_query).size(), kResumeSegments - 6);
+
+  WsClient hello;
+  ASSERT_TRUE(Connect(hello, "/ws/" + sid));
+  ASSERT_TRUE(
+      hello.WriteText(Json({{"t", "client.hello"}, {"data", {{"resume_from", from}}}}).dump()));
+  const auto by_hello = ReadUntil(hello, [](const Json& e) { return IsStatus(e, "stopped"); });
+  ASSERT_FALSE(by_hello.empty());
+  EXPECT_EQ(by_hello.front()["data"]["resume"], Json({{"from", from}, {"replayed", after.size()}}));
+  EXPECT_EQ(EventsOf(by_hello), after);
+}
+
+// A viewer that does not resume gets its welcome once the hello grace ends, and nothing it
+// would have had from an immediate welcome is lost meanwhile.
+TEST_F(ResumeTest, AViewerThatSaysNothingGetsEveryEventFromItsUpgrade) {
+  HttpServerOptions options;
+  options.hello_grace_ms = 300;
+  Start(options);
+  const std::string sid = CreateResumeSession();
+  ASSERT_FALSE(sid.empty());
+  WsClient viewer;
+  ASSERT_TRUE(Connect(viewer, "/ws/" + sid));
+  workers_may_start_.Open();
+  const auto got = ReadUntil(viewer, [](const Json& e) { return IsStatus(e, "stopped"); });
+  ExpectSeqRules(got);
+  EXPECT_FALSE(got.front()["data"].contains("resume"));
+  EXPECT_EQ(Finals(got).size(), kResumeSegments);
+  uint64_t previous = got.front()["seq"];
+  for (const auto& e : got) {
+    if (e["t"] == "server.hb" || e["t"] == "session.welcome") continue;
+    EXPECT_EQ(e["seq"], previous + 1) << "no gap";
+    previous = e["seq"];
+  }
+}
+
+TEST_F(ResumeTest, AMalformedResumeIsRefused) {
+  Start();
+  const std::string sid = CreateSession({{"source", {{"type", "push"}}}});
+  ASSERT_FALSE(sid.empty());
+  for (const std::string bad : {"abc", "-1", "1.5", "", "99999999999999999999999"}) {
+    WsClient viewer;
+    EXPECT_FALSE(Connect(viewer, "/ws/" + sid + "?resume_from=" + bad)) << bad;
+    EXPECT_EQ(viewer.refusal_status(), 400) << bad;
+    EXPECT_THAT(viewer.refusal_body(), HasSubstr("resume_from must be a non-negative integer"));
+  }
+  WsClient hello;
+  ASSERT_TRUE(Connect(hello, "/ws/" + sid));
+  ASSERT_TRUE(hello.WriteText(R"({"t": "client.hello", "data": {"resume_from": "x"}})"));
+  while (hello.Read()) {
+  }
+  ASSERT_TRUE(hello.closed());
+  EXPECT_EQ(hello.close_code(), 1008);
+  EXPECT_EQ(hello.close_reason(), "client.hello: resume_from must be a non-negative integer");
+
+  WsClient late;  // after its welcome, a hello would leave a gap
+  ASSERT_TRUE(Connect(late, "/ws/" + sid));
+  EXPECT_EQ(Json::parse(late.Read().value_or("{}"))["t"], "session.welcome");
+  ASSERT_TRUE(late.WriteText(R"({"t": "client.hello", "data": {"resume_from": 0}})"));
+  while (late.Read()) {
+  }
+  ASSERT_TRUE(late.closed());
+  EXPECT_EQ(late.close_code(), 1008);
+  EXPECT_EQ(late.close_reason(),
+            "client.hello must be the first message, within 500 ms; use ?resume_from");
+
+  WsClient chatty;  // other messages are ignored
+  ASSERT_TRUE(Connect(chatty, "/ws/" + sid));
+  ASSERT_TRUE(chatty.WriteText("not json"));
+  const auto welcome = Json::parse(chatty.Read().value_or("{}"));
+  EXPECT_EQ(welcome["t"], "session.welcome");
+  EXPECT_FALSE(welcome["data"].contains("resume"));
+}
+
+class SmallReplayTest : public ResumeTest {
+ protected:
+  SmallReplayTest() : ResumeTest({.replay_events = 10}) {}
+};
+
+// A seq older than the buffer (or newer than the session's last, as after a server restart):
+// the welcome says so and session.snapshot follows, then live events — never a silent gap.
+TEST_F(SmallReplayTest, AViewerResumingFromBeyondTheBufferGetsTheSnapshotFirst) {
+  HttpServerOptions options;
+  options.heartbeat_interval_ms = 50;
+  Start(options);
+  const std::string sid = CreateResumeSession();
+  ASSERT_FALSE(sid.empty());
+  workers_may_start_.Open();
+  const auto all = WatchToTheEnd(sid);
+  const uint64_t last = LastSeq(all);
+  ASSERT_GT(last, 20u);
+  std::vector<std::string> final_texts;
+  for (const auto& f : Finals(all)) final_texts.push_back(f["data"]["text"]);
+
+  // The buffer holds seqs last-9 .. last: resuming from last-10 would be covered, last-11 not.
+  for (const uint64_t from : {uint64_t{0}, uint64_t{3}, last - 11, last + 1, last + 100}) {
+    SCOPED_TRACE("resume_from " + std::to_string(from));
+    WsClient viewer;
+    ASSERT_TRUE(Connect(viewer, "/ws/" + sid + "?resume_from=" + std::to_string(from)));
+    const auto got = ReadUntil(viewer, [](const Json& e) { return e["t"] == "server.hb"; });
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0]["t"], "session.welcome");
+    EXPECT_EQ(got[0]["seq"], last);
+    EXPECT_EQ(got[0]["data"]["resume"], Json({{"from", from}, {"snapshot", true}}));
+    ASSERT_EQ(got[1]["t"], "session.snapshot");
+    EXPECT_EQ(got[1]["seq"], last);
+    EXPECT_EQ(got[1]["data"]["status"], "stopped");
+    EXPECT_EQ(got[1]["data"]["last_seq"], last);
+    EXPECT_TRUE(got[1]["data"]["live_partial"].is_null());
+    std::vector<std::string> texts;
+    for (const auto& f : got[1]["data"]["recent_finals"]) texts.push_back(f["text"]);
+    EXPECT_EQ(texts, final_texts);
+    EXPECT_EQ(got[2]["seq"], last) << "a heartbeat: nothing else comes";
+  }
+
+  WsClient within;  // the last 9 events are still buffered
+  ASSERT_TRUE(Connect(within, "/ws/" + sid + "?resume_from=" + std::to_string(last - 9)));
+  const auto got = ReadUntil(within, [](const Json& e) { return IsStatus(e, "stopped"); });
+  EXPECT_EQ(got.front()["data"]["resume"], Json({{"from", last - 9}, {"replayed", 9}}));
+  EXPECT_EQ(got.size(), 10u);
+  const Json metrics = Json::parse(Http("GET", "/sessions/" + sid + "/metrics").body);
+  EXPECT_EQ(metrics["delivery"]["replay_events"], 10);
+  EXPECT_EQ(metrics["delivery"]["replay_oldest_seq"], last - 9);
+  EXPECT_GT(metrics["delivery"]["replay_bytes"].get<size_t>(), 10u * 100);
+}
+
+// ---- Slow viewers (docs/protocol.md, "Slow viewers") ----
+
+class BigReplayTest : public ResumeTest {
+ protected:
+  BigReplayTest() : ResumeTest({.replay_events = 100000}) {}
+};
+
+// A viewer that stops reading while a wordy session runs: a reading viewer of the same session
+// gets every final, the slow one's queue never holds more than its byte limit, it is closed with
+// 1013, and resuming from its last seq gives it every final it had not had, once.
+TEST_F(BigReplayTest, ASlowViewerIsClosedWithinItsLimitAndResumesToEveryFinal) {
+  HttpServerOptions options;
+  options.send_queue_limit_frames = 64;
+  options.send_queue_limit_bytes = 256 * 1024;
+  Start(options);
+  workers_may_start_.Close();
+  const std::string sid =
+      CreateFileSession("wordy", 30, 100, {{"loop", true}}, {{"partial_interval_ms", 500}});
+  ASSERT_FALSE(sid.empty());
+  WsClient slow;
+  slow.set_receive_buffer_bytes(1);
+  ASSERT_TRUE(Connect(slow, "/ws/" + sid + "?resume_from=0"));
+  WsClient reader;
+  ASSERT_TRUE(Connect(reader, "/ws/" + sid + "?resume_from=0"));
+  workers_may_start_.Open();
+
+  size_t finals_seen = 0;
+  size_t most_queued_bytes = 0;
+  auto got = ReadUntil(reader, [&](const Json& e) {
+    if (e["t"] != "asr.final") return false;
+    if (++finals_seen % 10 == 0) {
+      const Json metrics = Json::parse(Http("GET", "/sessions/" + sid + "/metrics").body);
+      most_queued_bytes =
+          std::max(most_queued_bytes, metrics["delivery"]["max_queued_bytes"].get<size_t>());
+    }
+    return finals_seen == kWordySegments;
+  });
+  ASSERT_EQ(finals_seen, kWordySegments);
+  EXPECT_LE(most_queued_bytes, options.send_queue_limit_bytes);
+  ASSERT_EQ(Http("DELETE", "/sessions/" + sid).status, 200);
+  for (const auto& e : ReadUntil(reader, [](const Json& e) { return IsStatus(e, "stopped"); })) {
+    got.push_back(e);
+  }
+  ASSERT_EQ(Finals(got).size(), kWordySegments) << "the reader lost nothing";
+
+  std::vector<Json> slow_got;
+  while (const auto message = slow.Read(10000)) slow_got.push_back(Json::parse(*message));
+  ASSERT_TRUE(slow.closed());
+  EXPECT_EQ(slow.close_code(), 1013);
+  EXPECT_EQ(slow.close_reason(), "client too slow");
+  const size_t finals_before = Finals(slow_got).size();
+  EXPECT_LT(finals_before, kWordySegments);
+
+  WsClient again;
+  ASSERT_TRUE(Connect(again, "/ws/" + sid + "?resume_from=" + std::to_string(LastSeq(slow_got))));
+  for (const auto& e : ReadUntil(again, [](const Json& e) { return IsStatus(e, "stopped"); })) {
+    slow_got.push_back(e);
+  }
+  ASSERT_TRUE(IsStatus(slow_got.back(), "stopped"));
+  const auto finals = Finals(slow_got);
+  ASSERT_EQ(finals.size(), kWordySegments) << finals_before << " before the close";
+  for (size_t i = 0; i < finals.size(); ++i) EXPECT_EQ(finals[i]["data"]["segment_id"], i + 1);
+}
+
+// A viewer whose socket takes nothing for client_stall_ms is closed with 1013 "client stalled",
+// even with room left in its queue.
+TEST_F(ServerLoopbackTest, AViewerThatTakesNothingIsClosedAsStalled) {
+  HttpServerOptions options;
+  options.client_stall_ms = 300;
+  options.send_queue_limit_frames = 100000;
+  options.send_queue_limit_bytes = 1 << 30;
+  Start(options);
+  workers_may_start_.Close();
+  const std::string sid =
+      CreateFileSession("wordy", 30, 100, {{"loop", true}}, {{"partial_interval_ms", 500}});
+  ASSERT_FALSE(sid.empty());
+  WsClient stalled;
+  stalled.set_receive_buffer_bytes(1);
+  ASSERT_TRUE(Connect(stalled, "/ws/" + sid + "?resume_from=0"));
+  workers_may_start_.Open();
+  bool stalled_logged = false;
+  for (int i = 0; i < 400 && !stalled_logged; ++i) {
+    std::this_thread::sleep_for(50ms);
+    for (const auto& line : log_.Objects()) {
+      stalled_logged =
+          stalled_logged || (line.value("session_id", "") == sid &&
+                             line["msg"].get<std::string>().find("stalled") != std::string::npos);
+    }
+  }
+  ASSERT_TRUE(stalled_logged);
+  // Reading again now (within the close's grace), it gets what was on its way and the close.
+  while (stalled.Read(10000)) {
+  }
+  ASSERT_TRUE(stalled.closed());
+  EXPECT_EQ(stalled.close_code(), 1013);
+  EXPECT_EQ(stalled.close_reason(), "client stalled");
+  EXPECT_EQ(WaitForClients(sid, 0), 0u) << "its queue is gone";
+}
+
+// A peer that neither sends nor answers pings (a client that never reads) is dropped after
+// client_timeout_ms, and its queue with it.
+TEST_F(ServerLoopbackTest, ASilentViewerIsDroppedAfterTheClientTimeout) {
+  HttpServerOptions options;
+  options.client_timeout_ms = 400;
+  Start(options);
+  const std::string sid = CreateSession({{"source", {{"type", "push"}}}});
+  ASSERT_FALSE(sid.empty());
+  WsClient silent;  // Beast answers pings only inside Read, which it never calls
+  ASSERT_TRUE(Connect(silent, "/ws/" + sid));
+  EXPECT_EQ(WaitForClients(sid, 0), 0u) << "dropped, queue freed";
+  while (silent.Read(10000)) {
+  }
+  EXPECT_TRUE(silent.closed());
+  EXPECT_FALSE(silent.timed_out());
+}
+
+// ---- Admission (docs/protocol.md, "Admission") ----
+
+TEST_F(ServerLoopbackTest, SessionsOverTheLimitGet429WithRetryAfter) {
+  ApiOptions api;
+  api.max_sessions = 1;
+  api.retry_after_ms = 2500;
+  Start({}, api);
+  const std::string first = CreateSession({{"source", {{"type", "push"}}}});
+  ASSERT_FALSE(first.empty());
+  const HttpReply refused = Http("POST", "/sessions", R"({"source": {"type": "push"}})");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(Json::parse(refused.body),
+            Json({{"detail", "too many sessions (limit 1)"}, {"retry_after_ms", 2500}}));
+  EXPECT_EQ(refused.headers.at("retry-after"), "3");
+  ASSERT_EQ(Http("DELETE", "/sessions/" + first).status, 200);
+  for (int i = 0;
+       i < 400 && Json::parse(Http("GET", "/sessions/" + first).body)["status"] != "stopped"; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(CreateSession({{"source", {{"type", "push"}}}}).empty())
+      << "a stopped session leaves room";
+}
+
+// Reads until the socket closes; its close code and reason.
+std::pair<int, std::string> CloseOf(WsClient& client) {
+  while (client.Read()) {
+  }
+  return {client.close_code(), client.close_reason()};
+}
+
+TEST_F(ServerLoopbackTest, WebSocketsOverTheLimitsAreClosedWith1013AndRetryAfter) {
+  HttpServerOptions options;
+  options.max_clients_per_session = 1;
+  options.max_connections = 2;
+  options.retry_after_ms = 4000;
+  Start(options);
+  const std::string a = CreateSession({{"source", {{"type", "push"}}}});
+  const std::string b = CreateSession({{"source", {{"type", "push"}}}});
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  WsClient first;
+  ASSERT_TRUE(Connect(first, "/ws/" + a));
+  EXPECT_EQ(Json::parse(first.Read().value_or("{}"))["t"], "session.welcome");
+
+  WsClient second_viewer;
+  ASSERT_TRUE(Connect(second_viewer, "/ws/" + a));
+  EXPECT_EQ(CloseOf(second_viewer),
+            std::make_pair(1013, std::string("too many viewers; retry_after_ms=4000")));
+
+  WsClient producer;
+  ASSERT_TRUE(Connect(producer, "/sessions/" + b + "/audio"));
+  WsClient third;
+  ASSERT_TRUE(Connect(third, "/ws/" + b));
+  EXPECT_EQ(CloseOf(third),
+            std::make_pair(1013, std::string("too many connections; retry_after_ms=4000")));
+
+  ASSERT_TRUE(first.Close());
+  bool admitted = false;  // once the server has seen the close, the place is free
+  for (int i = 0; i < 100 && !admitted; ++i) {
+    WsClient next;
+    ASSERT_TRUE(Connect(next, "/ws/" + a));
+    admitted = Json::parse(next.Read().value_or("{}"))["t"] == "session.welcome";
+    if (!admitted) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(admitted);
 }
 
 }  // namespace

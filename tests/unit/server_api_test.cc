@@ -281,6 +281,45 @@ TEST_F(ApiTest, WelcomeIsAnEnvelopeWithTheSnapshot) {
   EXPECT_EQ(welcome["data"]["limits"]["max_audio_frame_bytes"], 1 << 20);
 }
 
+// data.resume and the welcome's seq for each way a viewer joins (docs/protocol.md, "Resuming").
+TEST_F(ApiTest, WelcomeSaysWhatFollowsAResume) {
+  const std::string sid = CreateFileSession();
+  HubSummary summary;
+  summary.last_seq = 9;
+  const auto replay = Json::parse(api_.Welcome(sid, summary, {4, false, 5, 4}));
+  EXPECT_EQ(replay["seq"], 4) << "the replayed events 5..9 follow it";
+  EXPECT_EQ(replay["data"]["resume"], Json({{"from", 4}, {"replayed", 5}}));
+  const auto snapshot = Json::parse(api_.Welcome(sid, summary, {2, true, 0, 9}));
+  EXPECT_EQ(snapshot["seq"], 9);
+  EXPECT_EQ(snapshot["data"]["resume"], Json({{"from", 2}, {"snapshot", true}}));
+  EXPECT_FALSE(Json::parse(api_.Welcome(sid, summary))["data"].contains("resume"));
+
+  const auto envelope = Json::parse(api_.SnapshotEnvelope(sid, summary));
+  EXPECT_EQ(envelope["t"], "session.snapshot");
+  EXPECT_EQ(envelope["seq"], 9);
+  EXPECT_EQ(envelope["data"]["sid"], sid);
+  EXPECT_EQ(envelope["data"]["last_seq"], 9);
+}
+
+TEST_F(ApiTest, ResumeFromMustBeANonNegativeInteger) {
+  const std::string sid = CreateFileSession();
+  for (const std::string good : {"0", "42", "18446744073709551615"}) {
+    HttpRequest upgrade = Request("GET", "/ws/" + sid);
+    upgrade.query["resume_from"] = good;
+    EXPECT_FALSE(api_.CheckUpgrade(upgrade).refusal) << good;
+    EXPECT_EQ(ResumeFromQuery(upgrade).value(), std::stoull(good));
+  }
+  for (const std::string bad : {"", "-1", "+1", "1.0", "0x10", "abc", "18446744073709551616"}) {
+    HttpRequest upgrade = Request("GET", "/ws/" + sid);
+    upgrade.query["resume_from"] = bad;
+    const auto refusal = api_.CheckUpgrade(upgrade).refusal;
+    ASSERT_TRUE(refusal.has_value()) << bad;
+    EXPECT_EQ(refusal->status, 400) << bad;
+    EXPECT_FALSE(ResumeFromQuery(upgrade).ok()) << bad;
+  }
+  EXPECT_FALSE(ResumeFromQuery(Request("GET", "/ws/" + sid)).value().has_value());
+}
+
 TEST(ApiTokenTest, EveryRouteAndUpgradeNeedsTheToken) {
   boost::asio::io_context io;
   testing::FakeCaptureBackend capture(testing::FakeCaptureScript{});

@@ -8,7 +8,10 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace lx::server {
 namespace {
@@ -171,6 +174,148 @@ TEST(ServerHubTest, ClosedOrDetachedViewersGetNothingMore) {
   EXPECT_EQ(delivery.queued_frames, 3u);
   EXPECT_EQ(delivery.sent_frames, 2u);
   EXPECT_EQ(delivery.dropped_frames, 1u);
+}
+
+// A welcome that says what the hub planned: its seq is the plan's, its data the plan.
+Hub::WelcomeBuilder PlanWelcome() {
+  return [](const HubSummary& summary, const JoinPlan& plan) {
+    nlohmann::json data{
+        {"last_seq", summary.last_seq}, {"snapshot", plan.snapshot}, {"replayed", plan.replayed}};
+    return events::EncodeEnvelope("session.welcome", "s", plan.welcome_seq, 0, 0, data);
+  };
+}
+
+Hub::SnapshotBuilder TestSnapshot() {
+  return [](const HubSummary& summary) {
+    return events::EncodeEnvelope("session.snapshot", "s", summary.last_seq, 0, 0,
+                                  nlohmann::json{{"finals", summary.recent_finals.size()}});
+  };
+}
+
+// The hub after `count` finals (segments 1..count, seqs 1..count), run to completion.
+std::shared_ptr<Hub> HubWithFinals(boost::asio::io_context& io, uint64_t count,
+                                   HubOptions options = {}) {
+  auto hub = Hub::Create(io, "s", options);
+  for (uint64_t i = 1; i <= count; ++i) hub->Publish(FinalEvent(i, i));
+  io.run();
+  io.restart();
+  return hub;
+}
+
+std::vector<std::string> Types(const std::vector<nlohmann::json>& frames) {
+  std::vector<std::string> types;
+  for (const auto& f : frames) types.push_back(f["t"]);
+  return types;
+}
+
+// What a viewer resuming from each seq gets, with 3 of 5 events buffered (seqs 3..5).
+TEST(ServerHubTest, AResumingViewerGetsTheBufferedEventsAfterItsSeqOrElseTheSnapshot) {
+  struct Case {
+    uint64_t resume_from;
+    std::vector<uint64_t> seqs;  // of the frames it gets, welcome first
+    bool snapshot;
+  };
+  const std::vector<Case> cases = {
+      {5, {5}, false},           // missed nothing
+      {4, {4, 5}, false},        // the newest event
+      {2, {2, 3, 4, 5}, false},  // the whole buffer: 3 follows 2
+      {1, {5, 5}, true},         // seq 2 is gone: snapshot (its seq is the last seq)
+      {0, {5, 5}, true},
+      {9, {5, 5}, true},  // newer than the session's last seq (another server): snapshot
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE("resume_from " + std::to_string(c.resume_from));
+    boost::asio::io_context io;
+    auto hub = HubWithFinals(io, 5, {.replay_events = 3});
+    auto viewer = std::make_shared<RecordingViewer>();
+    hub->Attach(viewer, PlanWelcome(), c.resume_from, TestSnapshot());
+    hub->Publish(FinalEvent(6, 6));
+    io.run();
+    auto frames = viewer->Parsed();
+    ASSERT_EQ(frames.size(), c.seqs.size() + 1);
+    EXPECT_EQ(frames.back()["seq"], 6) << "then live";
+    frames.pop_back();
+    std::vector<uint64_t> seqs;
+    for (const auto& f : frames) seqs.push_back(f["seq"]);
+    EXPECT_EQ(seqs, c.seqs);
+    EXPECT_EQ(frames[0]["t"], "session.welcome");
+    EXPECT_EQ(frames[0]["data"]["snapshot"], c.snapshot);
+    EXPECT_EQ(frames[0]["data"]["last_seq"], 5);
+    if (c.snapshot) {
+      EXPECT_EQ(Types(frames), (std::vector<std::string>{"session.welcome", "session.snapshot"}));
+      EXPECT_EQ(frames[1]["data"]["finals"], 5);
+    } else {
+      EXPECT_EQ(frames[0]["data"]["replayed"], c.seqs.size() - 1);
+      for (size_t i = 1; i < frames.size(); ++i) {
+        EXPECT_EQ(frames[i]["t"], "asr.final");
+        EXPECT_EQ(frames[i]["data"]["segment_id"], frames[i]["seq"]);
+      }
+    }
+  }
+}
+
+TEST(ServerHubTest, ReplayedFramesAreTheBytesLiveViewersWereGiven) {
+  boost::asio::io_context io;
+  auto hub = Hub::Create(io, "s");
+  auto live = std::make_shared<RecordingViewer>();
+  hub->Attach(live);
+  for (uint64_t i = 1; i <= 4; ++i) hub->Publish(FinalEvent(i, i));
+  io.run();
+  io.restart();
+  auto resumed = std::make_shared<RecordingViewer>();
+  hub->Attach(resumed, nullptr, 1);
+  io.run();
+  ASSERT_EQ(resumed->frames.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(resumed->frames[i].get(), live->frames[i + 1].get());
+}
+
+TEST(ServerHubTest, ANewViewerWithoutResumeGetsTheWelcomeAtTheLastSeqAndNoReplay) {
+  boost::asio::io_context io;
+  auto hub = HubWithFinals(io, 4);
+  auto viewer = std::make_shared<RecordingViewer>();
+  hub->Attach(viewer, PlanWelcome(), std::nullopt, TestSnapshot());
+  io.run();
+  const auto frames = viewer->Parsed();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0]["seq"], 4);
+  EXPECT_EQ(frames[0]["data"]["replayed"], 0);
+}
+
+// The buffer keeps at most replay_events events and none older (t_mono_ns) than replay_seconds
+// before the newest; its bytes are counted.
+TEST(ServerHubTest, TheReplayBufferIsBoundedByCountAndAgeAndCounted) {
+  boost::asio::io_context io;
+  auto hub = Hub::Create(io, "s", {.replay_events = 4, .replay_seconds = 10});
+  size_t bytes = 0;
+  auto watcher = std::make_shared<RecordingViewer>();
+  hub->Attach(watcher);
+  for (uint64_t i = 1; i <= 6; ++i) {
+    auto event = FinalEvent(i, i);
+    event.t_mono_ns = static_cast<int64_t>(i) * 1'000'000'000;
+    hub->Publish(event);
+  }
+  io.run();
+  io.restart();
+  for (size_t i = 2; i < 6; ++i) bytes += watcher->frames[i]->size();
+  DeliveryStats delivery = hub->Delivery();
+  EXPECT_EQ(delivery.replay_events, 4u);
+  EXPECT_EQ(delivery.replay_oldest_seq, 3u);
+  EXPECT_EQ(delivery.replay_bytes, bytes);
+
+  auto late = FinalEvent(7, 7);
+  late.t_mono_ns = 15'500'000'000;  // seqs 3..5 (3 s..5 s) are now over 10 s old
+  hub->Publish(late);
+  io.run();
+  delivery = hub->Delivery();
+  EXPECT_EQ(delivery.replay_events, 2u);
+  EXPECT_EQ(delivery.replay_oldest_seq, 6u);
+  EXPECT_EQ(delivery.replay_bytes, watcher->frames[5]->size() + watcher->frames[6]->size());
+}
+
+TEST(ServerHubTest, HubOptionsRefuseEmptyBounds) {
+  EXPECT_TRUE(HubOptions{}.Validate().ok());
+  EXPECT_FALSE(HubOptions{.replay_events = 0}.Validate().ok());
+  EXPECT_FALSE(HubOptions{.replay_seconds = 0}.Validate().ok());
 }
 
 }  // namespace
