@@ -81,11 +81,6 @@ tsan: $(TSAN_BUILD)/build.ninja
 check: lint test sanitize tsan
 
 bench: build
-	cmake --build $(BUILD) -j $(JOBS) --target lx_bench_viewers
-	bench/transcribe_vs_pocketsphinx.py
-	bench/serve_latency.py
-	bench/stable_prefix.py
-bench: build
 	cmake --build $(BUILD) -j $(JOBS) --target lx_bench_viewers lx_bench_mt_latency
 	bench/transcribe_vs_pocketsphinx.py
 	bench/serve_latency.py
