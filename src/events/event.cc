@@ -35,6 +35,11 @@ struct DataToJson {
   Json operator()(const ServerError& error) const {
     return Json{{"code", error.code}, {"detail", error.detail}, {"error_id", error.error_id}};
   }
+  Json operator()(const SessionOverload& overload) const {
+    return Json{{"lag_s", overload.lag_s},
+                {"shedding", overload.shedding},
+                {"dropped_audio_s", overload.dropped_audio_s}};
+  }
 };
 
 struct TypeName {
@@ -43,6 +48,9 @@ struct TypeName {
   std::string_view operator()(const StatusChange& /*unused*/) const { return "status"; }
   std::string_view operator()(const VuLevel& /*unused*/) const { return "vu"; }
   std::string_view operator()(const ServerError& /*unused*/) const { return "server.error"; }
+  std::string_view operator()(const SessionOverload& /*unused*/) const {
+    return "session.overload";
+  }
 };
 
 }  // namespace

@@ -39,7 +39,16 @@ struct ServerError {
   std::string error_id;  // the id of the log line with the failure's text
 };
 
-using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError>;
+// `session.overload`: the session's recognizer is behind real time, still or no longer
+// (docs/protocol.md, "Load shedding").
+struct SessionOverload {
+  double lag_s = 0;            // audio waiting at the source, unrecognized, in seconds
+  std::string shedding;        // "partials", "drop_audio" or "none" (recovered)
+  double dropped_audio_s = 0;  // audio the session dropped unrecognized so far
+};
+
+using Payload =
+    std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError, SessionOverload>;
 
 // One published event with the moment it was produced.
 struct Event {
@@ -48,7 +57,7 @@ struct Event {
   int64_t t_mono_ns = 0;  // monotonic clock, for t_mono_ns
 };
 
-// The wire type: "asr.partial", "asr.final", "status", "vu", "server.error".
+// The wire type: "asr.partial", "asr.final", "status", "vu", "server.error", "session.overload".
 std::string_view TypeOf(const Payload& payload);
 
 // The envelope {v: 1, t, sid, seq, t_wall, t_mono_ns, data} as compact JSON text.

@@ -44,6 +44,35 @@ class FileInput final : public AudioInput {
   void Close() override { ended_ = true; }
   void Resumed() override { anchored_ = false; }
 
+  // At speed s, s seconds of the file come due every second; what came due and was not read.
+  double BacklogSeconds() const override {
+    if (source_.speed <= 0 || !anchored_ || ended()) return 0;
+    const double elapsed_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - anchor_).count();
+    const double due_samples = elapsed_s * source_.speed * audio::kSampleRate;
+    return std::max(0.0, due_samples - static_cast<double>(delivered_samples_)) /
+           audio::kSampleRate;
+  }
+
+  // Reads and discards, so the schedule (delivered_samples_) moves on as if it had been read.
+  Result<double> Drop(double seconds) override {
+    auto remaining = static_cast<size_t>(std::max(0.0, seconds) * audio::kSampleRate);
+    size_t dropped = 0;
+    while (remaining > 0 && !ended()) {
+      auto read = file_->Read(&scratch_, std::min<size_t>(remaining, 16000));
+      if (!read.ok()) return read.status();
+      if (*read == 0) {
+        if (auto end = AtEnd(); !end.ok()) return end.status();
+        continue;  // reopened (looping), or ended()
+      }
+      delivered_samples_ += *read;
+      samples_this_pass_ += *read;
+      dropped += *read;
+      remaining -= *read;
+    }
+    return static_cast<double>(dropped) / audio::kSampleRate;
+  }
+
  private:
   // The playing time of `samples` at the source's speed.
   SteadyTime::duration PlayTime(size_t samples) const {
@@ -92,7 +121,8 @@ class FileInput final : public AudioInput {
   size_t delivered_samples_ = 0;  // since the session began
   size_t samples_this_pass_ = 0;  // since the file was last opened
   bool anchored_ = false;
-  SteadyTime anchor_;  // when sample 0 was (virtually) due
+  SteadyTime anchor_;            // when sample 0 was (virtually) due
+  std::vector<float> scratch_;  // what Drop discards
 };
 
 // A capture device; the device is closed when this is destroyed.
@@ -176,6 +206,19 @@ class PushQueue final : public PushInput {
   bool ended() const override {
     std::lock_guard lock(mutex_);
     return closed_ && queue_.empty();
+  }
+
+  double BacklogSeconds() const override {
+    std::lock_guard lock(mutex_);
+    return static_cast<double>(queue_.size()) / audio::kSampleRate;
+  }
+
+  Result<double> Drop(double seconds) override {
+    std::lock_guard lock(mutex_);
+    const size_t count = std::min(
+        queue_.size(), static_cast<size_t>(std::max(0.0, seconds) * audio::kSampleRate));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
+    return static_cast<double>(count) / audio::kSampleRate;
   }
 
   void Close() override {

@@ -28,6 +28,13 @@ class AudioInput {
   // The reader is back after a pause: a paced input restarts its schedule from now instead of
   // delivering the paused time's audio in a burst. Worker thread only.
   virtual void Resumed() {}
+  // Audio a real-time source holds for the reader, unread, in seconds: the recognizer's lag. 0
+  // for a source that is not real time (a file at speed 0) or cannot tell (a capture device,
+  // whose ring buffer overruns by itself). Worker thread only.
+  virtual double BacklogSeconds() const { return 0; }
+  // Discards up to `seconds` of the oldest unread audio (load shedding); returns the seconds
+  // discarded. Fails like Read. Worker thread only.
+  virtual Result<double> Drop(double /*seconds*/) { return 0.0; }
 };
 
 // Pushed PCM frames (the WebSocket at /sessions/{sid}/audio). Push is called by the network
