@@ -56,7 +56,7 @@ class FileInput final : public AudioInput {
 
   // Reads and discards, so the schedule (delivered_samples_) moves on as if it had been read.
   Result<double> Drop(double seconds) override {
-    auto remaining = static_cast<size_t>(std::max(0.0, seconds) * audio::kSampleRate);
+    auto remaining = static_cast<size_t>(std::llround(std::max(0.0, seconds) * audio::kSampleRate));
     size_t dropped = 0;
     while (remaining > 0 && !ended()) {
       auto read = file_->Read(&scratch_, std::min<size_t>(remaining, 16000));
@@ -215,8 +215,9 @@ class PushQueue final : public PushInput {
 
   Result<double> Drop(double seconds) override {
     std::lock_guard lock(mutex_);
-    const size_t count = std::min(
-        queue_.size(), static_cast<size_t>(std::max(0.0, seconds) * audio::kSampleRate));
+    const size_t count =
+        std::min(queue_.size(),
+                 static_cast<size_t>(std::llround(std::max(0.0, seconds) * audio::kSampleRate)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
     return static_cast<double>(count) / audio::kSampleRate;
   }
