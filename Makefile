@@ -84,6 +84,8 @@ bench: build
 	bench/transcribe_vs_pocketsphinx.py
 	bench/serve_latency.py
 	bench/stable_prefix.py
+	bench/session_memory.py
+	bench/capacity.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
