@@ -40,8 +40,8 @@ cmd_ln_t* Config(bool with_lm) {
   const std::string dict = std::string(kModel) + "/cmudict-en-us.dict";
   if (with_lm) {
     return cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(), "-dict",
-                       dict.c_str(), "-vad_postspeech", "20", "-fwdflat", "no", "-bestpath",
-                       "no", nullptr);
+                       dict.c_str(), "-vad_postspeech", "20", "-fwdflat", "no", "-bestpath", "no",
+                       nullptr);
   }
   return cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-dict", dict.c_str(),
                      "-vad_postspeech", "20", "-fwdflat", "no", "-bestpath", "no", nullptr);

@@ -121,7 +121,7 @@ class FileInput final : public AudioInput {
   size_t delivered_samples_ = 0;  // since the session began
   size_t samples_this_pass_ = 0;  // since the file was last opened
   bool anchored_ = false;
-  SteadyTime anchor_;            // when sample 0 was (virtually) due
+  SteadyTime anchor_;           // when sample 0 was (virtually) due
   std::vector<float> scratch_;  // what Drop discards
 };
 

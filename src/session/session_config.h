@@ -31,7 +31,7 @@ struct SessionConfig {
   std::string name{};  // free text shown to viewers
   SourceConfig source{};
   asr::SegmenterConfig asr{};
-  OverloadConfig overload{};  // read from the asr section (overload_lag_s, max_lag_s)
+  OverloadConfig overload{};               // read from the asr section (overload_lag_s, max_lag_s)
   std::string model_dir{};                 // "" = the server's default model
   SaveAudio save_audio = SaveAudio::kOff;  // keep the recognized audio in the data folder
 

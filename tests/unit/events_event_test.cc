@@ -36,9 +36,8 @@ TEST(EventEnvelopeTest, ServerErrorCarriesCodeDetailAndErrorId) {
 TEST(EventEnvelopeTest, SessionOverloadCarriesLagSheddingAndDroppedAudio) {
   const auto json = Encode(SessionOverload{6.5, "drop_audio", 1.5});
   EXPECT_EQ(json["t"], "session.overload");
-  EXPECT_EQ(json["data"], nlohmann::json({{"lag_s", 6.5},
-                                          {"shedding", "drop_audio"},
-                                          {"dropped_audio_s", 1.5}}));
+  EXPECT_EQ(json["data"],
+            nlohmann::json({{"lag_s", 6.5}, {"shedding", "drop_audio"}, {"dropped_audio_s", 1.5}}));
 }
 
 TEST(EventEnvelopeTest, EveryStateHasItsWireName) {

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <memory>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -184,10 +184,9 @@ class SessionOverloadTest : public ::testing::Test {
     ASSERT_TRUE(log.ok());
     SessionConfig config;
     config.source.type = SourceConfig::Type::kPush;
-    auto session =
-        Session::Start("s1", config, std::move(input),
-                       std::make_unique<testing::FakeEngineStream>(speech, 200, nullptr), sink_,
-                       std::move(log).value(), /*audio_file=*/nullptr, clock_);
+    auto session = Session::Start("s1", config, std::move(input),
+                                  std::make_unique<testing::FakeEngineStream>(speech, 200, nullptr),
+                                  sink_, std::move(log).value(), /*audio_file=*/nullptr, clock_);
     ASSERT_TRUE(session.ok());
     session_ = std::move(session).value();
     ASSERT_TRUE(sink_->WaitForStopped());
