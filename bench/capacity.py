@@ -11,6 +11,8 @@ viewer per session. Per N it reports, as the viewers received them:
                                    as bench/serve_latency.py anchors it), over all sessions' finals
   overload / dropped audio         session.overload events and the sessions' dropped_audio_s
   server CPU                       CPU seconds of the server per wall second (of 2 cores: 2.0)
+  waiting for a CPU                seconds per wall second the server's threads were runnable
+                                   but had no CPU (/proc/PID/task/*/schedstat): other load
 
 N is sustained when p95 < 1 s and no audio was dropped. The ramp stops at the first N that fails
 (--max-sessions at most). Beside the result, the limit the recognizer's CPU cost implies:
@@ -99,6 +101,7 @@ def watch(server: sl.Server, viewer: Viewer, ws_url: str, until: float) -> None:
 def run_level(server: sl.Server, audio: sl.Audio, count: int, seconds: float) -> dict:
     """`count` looping sessions for `seconds`; their latencies, overloads, drops and CPU."""
     viewers, threads = [], []
+    sched_before = server.threads()
     cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
     until = wall_before + seconds
     for index in range(count):
@@ -116,6 +119,9 @@ def run_level(server: sl.Server, audio: sl.Audio, count: int, seconds: float) ->
         thread.join(timeout=seconds + sl.SESSION_TIMEOUT_S)
     cpu_s = server.cpu_seconds() - cpu_before
     wall_s = time.monotonic() - wall_before
+    # Time the server's threads were runnable but had no CPU: the machine's other load.
+    waited_ns = sum(wait - sched_before.get(tid, (0, 0))[1]
+                    for tid, (_, wait) in server.threads().items())
     metrics = []
     for viewer in viewers:
         status, answer, _, _ = server.request("GET", f"/sessions/{viewer.sid}/metrics")
@@ -140,6 +146,7 @@ def run_level(server: sl.Server, audio: sl.Audio, count: int, seconds: float) ->
         "audio_s": sum(m["audio_seconds"] for m in metrics),
         "rtf_median": statistics.median(m["real_time_factor"] for m in metrics),
         "server_cpu_per_s": cpu_s / wall_s,
+        "cpu_wait_per_s": waited_ns / 1e9 / wall_s,
         "sustained": bool(latencies) and p95 < P95_LIMIT_S and dropped == 0,
     }
 
@@ -159,13 +166,14 @@ def transcribe_cpu_per_audio_s(binary: Path, audio: sl.Audio, workdir: Path) -> 
 
 def render(levels: list, cpu_per_audio_s: float, cores: int, load: tuple) -> str:
     lines = ["| N | finals | p50 utt end -> final | p95 | max | overload events | max lag | "
-             "dropped audio | median RTF | server CPU (cores) | sustained |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "dropped audio | median RTF | server CPU (cores) | waiting for a CPU | sustained |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in levels:
         lines.append(f"| {r['sessions']} | {r['finals']} | {sl.ms(r['p50_s'])} | "
                      f"{sl.ms(r['p95_s'])} | {sl.ms(r['max_s'])} | {r['overload_events']} | "
                      f"{r['max_lag_s']:.1f} s | {r['dropped_audio_s']:.1f} s | "
                      f"{r['rtf_median']:.3f} | {r['server_cpu_per_s']:.2f} | "
+                     f"{r['cpu_wait_per_s']:.2f} | "
                      f"{'yes' if r['sustained'] else 'no'} |")
     sustained = [r["sessions"] for r in levels if r["sustained"]]
     best = max(sustained) if sustained else 0
