@@ -42,7 +42,7 @@ struct ServerError {
 // `session.overload`: the session's recognizer is behind real time, still or no longer
 // (docs/protocol.md, "Load shedding").
 struct SessionOverload {
-  double lag_s = 0;            // audio waiting at the source, unrecognized, in seconds
+  double lag_s = 0;            // how long the oldest unread audio has waited (s)
   std::string shedding;        // "partials", "drop_audio" or "none" (recovered)
   double dropped_audio_s = 0;  // audio the session dropped unrecognized so far
 };

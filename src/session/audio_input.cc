@@ -44,19 +44,20 @@ class FileInput final : public AudioInput {
   void Close() override { ended_ = true; }
   void Resumed() override { anchored_ = false; }
 
-  // At speed s, s seconds of the file come due every second; what came due and was not read.
-  double BacklogSeconds() const override {
+  // How long ago the first unread sample came due.
+  double LagSeconds() const override {
     if (source_.speed <= 0 || !anchored_ || ended()) return 0;
     const double elapsed_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - anchor_).count();
-    const double due_samples = elapsed_s * source_.speed * audio::kSampleRate;
-    return std::max(0.0, due_samples - static_cast<double>(delivered_samples_)) /
-           audio::kSampleRate;
+    const double due_s =
+        static_cast<double>(delivered_samples_) / audio::kSampleRate / source_.speed;
+    return std::max(0.0, elapsed_s - due_s);
   }
+  bool CanDrop() const override { return source_.speed > 0; }
 
-  // Reads and discards, so the schedule (delivered_samples_) moves on as if it had been read.
-  Result<double> Drop(double seconds) override {
-    auto remaining = static_cast<size_t>(std::llround(std::max(0.0, seconds) * audio::kSampleRate));
+  Result<double> Drop(double lag_s) override {
+    auto remaining = static_cast<size_t>(
+        std::llround(std::max(0.0, lag_s) * source_.speed * audio::kSampleRate));
     size_t dropped = 0;
     while (remaining > 0 && !ended()) {
       auto read = file_->Read(&scratch_, std::min<size_t>(remaining, 16000));
@@ -187,7 +188,11 @@ class PushQueue final : public PushInput {
     DecodePcm(frame, source_.format, &decoded_);
     if (Status s = Convert(); !s.ok()) return s;
     queue_.insert(queue_.end(), converted_.begin(), converted_.end());
-    if (!converted_.empty()) ready_.notify_one();
+    if (!converted_.empty()) {
+      pushed_samples_ += converted_.size();
+      pushes_.push_back({pushed_samples_, std::chrono::steady_clock::now()});
+      ready_.notify_one();
+    }
     return Status::Ok();
   }
 
@@ -200,6 +205,8 @@ class PushQueue final : public PushInput {
     const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(count);
     out->assign(queue_.begin(), end);
     queue_.erase(queue_.begin(), end);
+    read_samples_ += count;
+    while (!pushes_.empty() && pushes_.front().end_sample <= read_samples_) pushes_.pop_front();
     return count;
   }
 
@@ -208,18 +215,12 @@ class PushQueue final : public PushInput {
     return closed_ && queue_.empty();
   }
 
-  double BacklogSeconds() const override {
+  // How long the oldest queued sample has waited.
+  double LagSeconds() const override {
     std::lock_guard lock(mutex_);
-    return static_cast<double>(queue_.size()) / audio::kSampleRate;
-  }
-
-  Result<double> Drop(double seconds) override {
-    std::lock_guard lock(mutex_);
-    const size_t count =
-        std::min(queue_.size(),
-                 static_cast<size_t>(std::llround(std::max(0.0, seconds) * audio::kSampleRate)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
-    return static_cast<double>(count) / audio::kSampleRate;
+    if (queue_.empty() || pushes_.empty()) return 0;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - pushes_.front().at)
+        .count();
   }
 
   void Close() override {
@@ -252,6 +253,14 @@ class PushQueue final : public PushInput {
   std::vector<float> decoded_;                   // guarded by mutex_ (scratch)
   std::vector<float> converted_;                 // guarded by mutex_ (scratch)
   bool closed_ = false;                          // guarded by mutex_
+  // When each pushed frame's audio arrived (for LagSeconds), oldest first, up to the unread.
+  struct PushedAt {
+    uint64_t end_sample;  // the frame's audio ends at this count of samples ever pushed
+    SteadyTime at;
+  };
+  std::deque<PushedAt> pushes_;  // guarded by mutex_
+  uint64_t pushed_samples_ = 0;  // guarded by mutex_
+  uint64_t read_samples_ = 0;    // guarded by mutex_
 };
 
 Result<std::unique_ptr<AudioInput>> OpenPush(const SourceConfig& source) {

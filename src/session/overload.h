@@ -11,11 +11,12 @@ namespace lx::session {
 
 // The lag thresholds of a session (the asr.overload_lag_s / asr.max_lag_s fields).
 struct OverloadConfig {
-  // Lag (audio waiting at a real-time source, unrecognized) beyond which the session is
-  // overloaded and stops computing partials; it recovers below half of it. 0.1..60 s.
+  // Lag (how long the oldest unread audio of a real-time source has been waiting) beyond which
+  // the session is overloaded and stops computing partials; it recovers below half of it.
+  // 0.1..60 s.
   double lag_s = 1.0;
-  // Lag beyond which the oldest waiting audio is dropped, down to lag_s of it. 0 = never drop
-  // (a push producer then meets the push queue's limit instead); else lag_s..600 s.
+  // Lag beyond which the oldest waiting audio is dropped, down to lag_s of lag. 0 = never drop;
+  // else lag_s..600 s. Push sources never drop (their producer meets the queue's limit).
   double max_lag_s = 5.0;
 
   // InvalidArgument naming the field ("overload_lag_s", "max_lag_s") and its range.
@@ -42,7 +43,7 @@ class OverloadGovernor {
 
   struct Decision {
     Shedding shedding = Shedding::kNone;  // the stage now (kDropAudio only when drop_s > 0)
-    double drop_s = 0;                    // oldest waiting audio to drop now, in seconds
+    double drop_s = 0;                    // lag to shed now by dropping the oldest audio (s)
     bool report = false;                  // publish a session.overload now
   };
 

@@ -51,6 +51,12 @@ FailureReport DescribeFailure(const Status& result, bool log_failed) {
   return {result.message(), std::nullopt};
 }
 
+// A source that cannot drop audio (a push queue) sheds partials only.
+OverloadConfig OverloadFor(OverloadConfig config, const AudioInput* input) {
+  if (input == nullptr || !input->CanDrop()) config.max_lag_s = 0;
+  return config;
+}
+
 }  // namespace
 
 // The segmenter's captions: partials are published, finals logged and then published.
@@ -99,7 +105,7 @@ Session::Session(std::string id, SessionConfig config, std::unique_ptr<AudioInpu
       segmenter_(
           std::make_unique<asr::Segmenter>(std::move(stream), config_.asr, clock, captions_.get())),
       audio_file_(std::move(audio_file)),
-      governor_(config_.overload),
+      governor_(OverloadFor(config_.overload, input.get())),
       input_(std::move(input)),
       push_input_(dynamic_cast<PushInput*>(input_.get())) {}
 
@@ -254,7 +260,7 @@ Status Session::Recognize(std::span<const float> samples) {
 }
 
 Status Session::ShedLoad() {
-  const double lag_s = input_->BacklogSeconds();
+  const double lag_s = input_->LagSeconds();
   const bool was_overloaded = governor_.overloaded();
   const OverloadGovernor::Decision decision = governor_.Update(lag_s, clock_.NowNs());
   segmenter_->set_partials_enabled(!governor_.overloaded());

@@ -30,7 +30,7 @@ namespace lx::session {
 
 // How far a session's recognizer is behind its real-time source, and what it shed.
 struct OverloadStats {
-  double lag_s = 0;            // the latest lag measured (audio waiting, unrecognized)
+  double lag_s = 0;            // the latest lag measured (s behind the real-time source)
   double max_lag_s = 0;        // the largest lag measured
   bool overloaded = false;     // shedding load now
   size_t overloads = 0;        // times the session became overloaded
@@ -70,11 +70,11 @@ using ThreadStarter = std::function<std::thread(std::function<void()> body)>;
 // failure, status error (detail: the reason) at once. session.overload events come between
 // captions when the recognizer falls behind a real-time source (see OverloadGovernor): partials
 // stop while it is overloaded, and past max_lag_s the open segment's final is forced and the
-// oldest waiting audio dropped. An internal failure (an exception, an
-// internal status, a final the log cannot take) is reported as server.error {code, detail,
-// error_id} just before status error; both carry a fixed detail, which is also Info().error,
-// and the failure's text is logged under error_id. Every final is appended to the log before
-// it is published; a final the log cannot take is not published and fails the session.
+// oldest waiting audio dropped (a source that can drop: a paced file). An internal failure (an
+// exception, an internal status, a final the log cannot take) is reported as server.error {code,
+// detail, error_id} just before status error; both carry a fixed detail, which is also
+// Info().error, and the failure's text is logged under error_id. Every final is appended to the log
+// before it is published; a final the log cannot take is not published and fails the session.
 //
 // Saved audio (an `audio_file` given to Start): the worker writes exactly the samples it passes to
 // the recognizer, so nothing while paused, and closes the file before it reports stopped or error.

@@ -126,7 +126,8 @@ TEST_F(SessionInputTest, AFileBehindItsScheduleHasABacklogThatDropSkips) {
   const std::vector<float> all = ReadSamples(*Open(File(32000, 0)), 32000);
   ReadSamples(*input, 3200);
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a slow recognizer
-  EXPECT_GE(input->BacklogSeconds(), 0.3) << "at least 400 ms came due, 100 ms was read early";
+  EXPECT_TRUE(input->CanDrop());
+  EXPECT_GE(input->LagSeconds(), 0.3) << "at least 400 ms came due, 100 ms was read early";
   auto dropped = input->Drop(0.25);
   ASSERT_TRUE(dropped.ok());
   EXPECT_DOUBLE_EQ(dropped.value(), 0.25);
@@ -139,13 +140,14 @@ TEST_F(SessionInputTest, AFileAtSpeedZeroNeverLags) {
   auto input = Open(File(16000, 0));
   ReadSamples(*input, 1600);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(input->BacklogSeconds(), 0);
+  EXPECT_EQ(input->LagSeconds(), 0);
+  EXPECT_FALSE(input->CanDrop());
 }
 
 TEST_F(SessionInputTest, DroppingFromALoopingFileWrapsAround) {
-  auto input = Open(File(1000, 0, /*loop=*/true));
+  auto input = Open(File(1000, 2.0, /*loop=*/true));
   const std::vector<float> first = ReadSamples(*input, 1000);
-  auto dropped = input->Drop(2500 / 16000.0);
+  auto dropped = input->Drop(1250 / 16000.0);  // at speed 2: 2500 samples
   ASSERT_TRUE(dropped.ok());
   EXPECT_DOUBLE_EQ(dropped.value(), 2500 / 16000.0);
   const std::vector<float> next = ReadSamples(*input, 1);
@@ -204,18 +206,19 @@ TEST_F(SessionInputTest, PushedS16FramesAreConvertedAndRead) {
   EXPECT_EQ(chunk, (std::vector<float>{0.5f, -1.0f, 0.0f}));
 }
 
-TEST_F(SessionInputTest, PushedAudioWaitingIsTheBacklogAndDropDiscardsTheOldest) {
+TEST_F(SessionInputTest, PushedAudioLagsByHowLongItsOldestSampleWaitedAndIsNeverDropped) {
   auto input = Open(SourceConfig{.type = SourceConfig::Type::kPush});
-  ASSERT_TRUE(AsPush(*input).Push(S16({16384, -32768, 0, 8192})).ok());
-  EXPECT_DOUBLE_EQ(input->BacklogSeconds(), 4 / 16000.0);
-  auto dropped = input->Drop(2 / 16000.0);
-  ASSERT_TRUE(dropped.ok());
-  EXPECT_DOUBLE_EQ(dropped.value(), 2 / 16000.0);
-  EXPECT_DOUBLE_EQ(input->Drop(1.0).value(), 2 / 16000.0) << "no more than what waits";
-  ASSERT_TRUE(AsPush(*input).Push(S16({16384})).ok());
+  EXPECT_FALSE(input->CanDrop()) << "a producer is held back by the queue's limit instead";
+  EXPECT_EQ(input->LagSeconds(), 0) << "nothing waits";
+  ASSERT_TRUE(AsPush(*input).Push(S16({16384, -32768})).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(AsPush(*input).Push(S16({0, 8192})).ok());
+  EXPECT_GE(input->LagSeconds(), 0.1) << "the first frame has waited";
   std::vector<float> chunk;
-  ASSERT_EQ(input->Read(&chunk, 10, 0).value(), 1u);
-  EXPECT_EQ(chunk, (std::vector<float>{0.5f}));
+  ASSERT_EQ(input->Read(&chunk, 2, 0).value(), 2u);
+  EXPECT_LT(input->LagSeconds(), 0.1) << "now the second frame is the oldest";
+  ASSERT_EQ(input->Read(&chunk, 10, 0).value(), 2u);
+  EXPECT_EQ(input->LagSeconds(), 0);
 }
 
 TEST_F(SessionInputTest, PushedF32FramesAreReadAndClamped) {

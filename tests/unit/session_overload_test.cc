@@ -95,6 +95,8 @@ TEST(OverloadConfigTest, ValidateNamesTheBadField) {
 
 class ScriptedInput final : public AudioInput {
  public:
+  bool can_drop = true;  // set before the session starts
+
   ScriptedInput(std::vector<double> backlog_after_read, testing::FakeClock* clock,
                 std::shared_ptr<std::vector<double>> drops)
       : backlog_after_read_(std::move(backlog_after_read)),
@@ -111,7 +113,8 @@ class ScriptedInput final : public AudioInput {
   }
   bool ended() const override { return reads_ >= backlog_after_read_.size(); }
   void Close() override {}
-  double BacklogSeconds() const override { return backlog_s_; }
+  double LagSeconds() const override { return backlog_s_; }
+  bool CanDrop() const override { return can_drop; }
   Result<double> Drop(double seconds) override {
     const double dropped = std::min(seconds, backlog_s_);
     backlog_s_ -= dropped;
@@ -176,8 +179,9 @@ class SessionOverloadTest : public ::testing::Test {
   ~SessionOverloadTest() override { fs::remove_all(dir_); }
 
   // Runs a session over `lags` to its end; speech without pauses throughout.
-  void Run(std::vector<double> lags) {
+  void Run(std::vector<double> lags, bool can_drop = true) {
     auto input = std::make_unique<ScriptedInput>(std::move(lags), &clock_, drops_);
+    input->can_drop = can_drop;
     std::vector<std::string> words(200, "la");
     std::vector<testing::FakeSpeech> speech{testing::SpeechAt(0.0, words, 0.2)};
     auto log = store::SessionLog::Open(dir_);
@@ -275,6 +279,16 @@ TEST_F(SessionOverloadTest, InfoCountsTheOverloadAndTheDroppedAudio) {
   EXPECT_EQ(stats.overloads, 1u);
   EXPECT_FALSE(stats.overloaded);
   EXPECT_DOUBLE_EQ(stats.lag_s, 0.0);
+}
+
+TEST_F(SessionOverloadTest, ASourceThatCannotDropShedsPartialsOnly) {
+  Run(LagScript(), /*can_drop=*/false);
+  const auto overloads = Overloads();
+  ASSERT_FALSE(overloads.empty());
+  for (const auto& overload : overloads) EXPECT_NE(overload.shedding, "drop_audio");
+  EXPECT_TRUE(drops_->empty());
+  EXPECT_EQ(session_->Info().overload.dropped_audio_s, 0);
+  EXPECT_EQ(overloads.back().shedding, "none");
 }
 
 TEST_F(SessionOverloadTest, ASourceThatKeepsUpNeverReportsOverload) {
