@@ -88,6 +88,8 @@ bench: build
 	bench/fanout.py
 	bench/translate_latency.py
 	bench/mt_session_latency.py
+	bench/session_memory.py
+	bench/capacity.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -38,8 +38,10 @@ struct PocketSphinxOptions {
 //
 // What is shared: decoders are created and freed under one process-wide lock, and PocketSphinx's
 // logging is routed once into spdlog (debug level); its other globals are only touched there.
-// Each stream loads its own language model: Debian's sphinxbase caches n-gram history inside
-// the model, so one model read by two decoding threads at once would race.
+// Each stream loads its own language model (about 34 MB of a decoder's 93 MB): Debian's
+// sphinxbase caches n-gram history inside the model (lm_trie_score writes the trie's
+// hist_cache/backoff_cache on every score), so one model scored by two decoding threads at once
+// races; helgrind reports it (docs/BENCHMARKS.md, "Memory per session").
 Result<std::unique_ptr<EngineModel>> LoadPocketSphinxModel(const std::string& model_dir,
                                                            const PocketSphinxOptions& options = {});
 

@@ -121,7 +121,7 @@ Status Segmenter::AfterBlock() {
   }
   if (samples_decoded_ >= next_partial_sample_) {
     next_partial_sample_ += config_.partial_interval_ms * kSamplesPerSecond / 1000;
-    MaybeEmitPartial();
+    if (partials_enabled_) MaybeEmitPartial();
   }
   return Status::Ok();
 }
@@ -137,10 +137,11 @@ void Segmenter::MaybeEmitPartial() {
   if (text.empty() || text == last_partial_text_) return;
 
   if (segment_id_ == 0) segment_id_ = next_segment_id_++;
-  Partial partial{segment_id_, next_seq_++, text, JoinWords(committed_).size(), audio_seconds()};
+  Partial partial{segment_id_, next_seq_++, text, JoinWords(committed_).size(),
+                  audio_seconds() + skipped_s_};
   last_partial_text_ = std::move(text);
   ++metrics_.partials;
-  metrics_.partial_latency.Add(SecondsSince(ArrivalNs(partial.t_audio_end_s)));
+  metrics_.partial_latency.Add(SecondsSince(ArrivalNs(audio_seconds())));
   sink_->OnPartial(partial);
 }
 
@@ -186,6 +187,14 @@ void Segmenter::EmitFinal(Utterance utterance, EouReason reason) {
   }
   final_caption.words = std::move(utterance.words);
   final_caption.eou_reason = reason;
+  // Latency is measured in the engine's time, which the arrivals record.
+  const int64_t arrival_ns = ArrivalNs(final_caption.t1_s);
+  final_caption.t0_s += skipped_s_;
+  final_caption.t1_s += skipped_s_;
+  for (Word& word : final_caption.words) {
+    word.t0_s += skipped_s_;
+    word.t1_s += skipped_s_;
+  }
 
   const std::string stable = JoinWords(committed_);
   if (final_caption.text.compare(0, stable.size(), stable) != 0) {
@@ -193,7 +202,7 @@ void Segmenter::EmitFinal(Utterance utterance, EouReason reason) {
   }
   ++metrics_.finals;
   ++metrics_.finals_by_reason[static_cast<size_t>(reason)];
-  metrics_.final_latency.Add(SecondsSince(ArrivalNs(final_caption.t1_s)));
+  metrics_.final_latency.Add(SecondsSince(arrival_ns));
   sink_->OnFinal(final_caption);
 }
 
@@ -225,6 +234,12 @@ Status Segmenter::ForceFinal() {
   Status status = EndSegment(EouReason::kForced);
   if (!status.ok()) failed_ = status;
   return status;
+}
+
+Status Segmenter::SkipAudio(double seconds) {
+  if (Status s = ForceFinal(); !s.ok()) return s;
+  skipped_s_ += seconds;
+  return Status::Ok();
 }
 
 Status Segmenter::Finish() {

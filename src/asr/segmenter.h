@@ -68,8 +68,16 @@ class Segmenter {
   // eou_reason "end_of_stream". Later calls do nothing.
   Status Finish();
 
+  // Whether partials are computed (the engine's hypothesis asked for); finals come either way.
+  // Off sheds the hypothesis work of an overloaded session.
+  void set_partials_enabled(bool enabled) { partials_enabled_ = enabled; }
+  // The caller dropped `seconds` of audio unrecognized: ends the open segment (eou_reason
+  // "forced") and moves the times of later captions on by `seconds`, so they stay in source
+  // time. Fails like ForceFinal.
+  Status SkipAudio(double seconds);
+
   const StreamMetrics& metrics() const { return metrics_; }
-  double audio_seconds() const;
+  double audio_seconds() const;  // audio recognized (skipped audio not counted)
 
  private:
   struct Arrival {
@@ -106,6 +114,8 @@ class Segmenter {
   int64_t samples_decoded_ = 0;   // samples handed to the engine
   int64_t samples_received_ = 0;  // samples handed to Feed
   std::deque<Arrival> arrivals_;  // back to the start of the open segment
+  bool partials_enabled_ = true;
+  double skipped_s_ = 0;  // audio skipped so far: engine time + this = source time
   uint64_t next_seq_ = 1;
   uint64_t next_segment_id_ = 1;
   StreamMetrics metrics_;

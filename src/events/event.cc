@@ -48,6 +48,11 @@ struct DataToJson {
                 {"provider", error.provider},     {"detail", error.detail},
                 {"error_id", error.error_id}};
   }
+  Json operator()(const SessionOverload& overload) const {
+    return Json{{"lag_s", overload.lag_s},
+                {"shedding", overload.shedding},
+                {"dropped_audio_s", overload.dropped_audio_s}};
+  }
 };
 
 struct TypeName {
@@ -59,6 +64,9 @@ struct TypeName {
   std::string_view operator()(const TranslationFinal& /*unused*/) const { return "mt.final"; }
   std::string_view operator()(const TranslationPartial& /*unused*/) const { return "mt.partial"; }
   std::string_view operator()(const TranslationError& /*unused*/) const { return "mt.error"; }
+  std::string_view operator()(const SessionOverload& /*unused*/) const {
+    return "session.overload";
+  }
 };
 
 }  // namespace

@@ -71,9 +71,18 @@ struct TranslationError {
   std::string error_id{};
 };
 
+// `session.overload`: the session's recognizer is behind real time, still or no longer
+// (docs/protocol.md, "Load shedding").
+struct SessionOverload {
+  double lag_s = 0;            // how long the oldest unread audio has waited (s)
+  std::string shedding;        // "partials", "drop_audio" or "none" (recovered)
+  double dropped_audio_s = 0;  // audio the session dropped unrecognized so far
+};
+
 // New types go at the end: tests and tools index the variant.
 using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError,
-                             TranslationFinal, TranslationPartial, TranslationError>;
+                             TranslationFinal, TranslationPartial, TranslationError,
+                             SessionOverload>;
 
 // One published event with the moment it was produced.
 struct Event {
@@ -83,7 +92,7 @@ struct Event {
 };
 
 // The wire type: "asr.partial", "asr.final", "status", "vu", "server.error", "mt.final",
-// "mt.partial", "mt.error".
+// "mt.partial", "mt.error", "session.overload".
 std::string_view TypeOf(const Payload& payload);
 
 // The envelope {v: 1, t, sid, seq, t_wall, t_mono_ns, data} as compact JSON text.

@@ -525,6 +525,12 @@ HttpResponse Api::SessionMetrics(const session::Session& session) const {
             {"audio_seconds", info.audio_seconds},
             {"real_time_factor", info.metrics.RealTimeFactor()},
             {"asr", events::StreamMetricsToJson(info.metrics)},
+            {"overload",
+             {{"lag_s", info.overload.lag_s},
+              {"max_lag_s", info.overload.max_lag_s},
+              {"overloaded", info.overload.overloaded},
+              {"overloads", info.overload.overloads},
+              {"dropped_audio_s", info.overload.dropped_audio_s}}},
             {"delivery", DeliveryJson(hub ? hub->Delivery() : DeliveryStats{}, summary)}};
   if (const auto translation = session.Translation()) {
     json["mt"] = session::TranslationMetricsToJson(*translation);

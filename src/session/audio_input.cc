@@ -44,6 +44,36 @@ class FileInput final : public AudioInput {
   void Close() override { ended_ = true; }
   void Resumed() override { anchored_ = false; }
 
+  // How long ago the first unread sample came due.
+  double LagSeconds() const override {
+    if (source_.speed <= 0 || !anchored_ || ended()) return 0;
+    const double elapsed_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - anchor_).count();
+    const double due_s =
+        static_cast<double>(delivered_samples_) / audio::kSampleRate / source_.speed;
+    return std::max(0.0, elapsed_s - due_s);
+  }
+  bool CanDrop() const override { return source_.speed > 0; }
+
+  Result<double> Drop(double lag_s) override {
+    auto remaining = static_cast<size_t>(
+        std::llround(std::max(0.0, lag_s) * source_.speed * audio::kSampleRate));
+    size_t dropped = 0;
+    while (remaining > 0 && !ended()) {
+      auto read = file_->Read(&scratch_, std::min<size_t>(remaining, 16000));
+      if (!read.ok()) return read.status();
+      if (*read == 0) {
+        if (auto end = AtEnd(); !end.ok()) return end.status();
+        continue;  // reopened (looping), or ended()
+      }
+      delivered_samples_ += *read;
+      samples_this_pass_ += *read;
+      dropped += *read;
+      remaining -= *read;
+    }
+    return static_cast<double>(dropped) / audio::kSampleRate;
+  }
+
  private:
   // The playing time of `samples` at the source's speed.
   SteadyTime::duration PlayTime(size_t samples) const {
@@ -92,7 +122,8 @@ class FileInput final : public AudioInput {
   size_t delivered_samples_ = 0;  // since the session began
   size_t samples_this_pass_ = 0;  // since the file was last opened
   bool anchored_ = false;
-  SteadyTime anchor_;  // when sample 0 was (virtually) due
+  SteadyTime anchor_;           // when sample 0 was (virtually) due
+  std::vector<float> scratch_;  // what Drop discards
 };
 
 // A capture device; the device is closed when this is destroyed.
@@ -157,7 +188,11 @@ class PushQueue final : public PushInput {
     DecodePcm(frame, source_.format, &decoded_);
     if (Status s = Convert(); !s.ok()) return s;
     queue_.insert(queue_.end(), converted_.begin(), converted_.end());
-    if (!converted_.empty()) ready_.notify_one();
+    if (!converted_.empty()) {
+      pushed_samples_ += converted_.size();
+      pushes_.push_back({pushed_samples_, std::chrono::steady_clock::now()});
+      ready_.notify_one();
+    }
     return Status::Ok();
   }
 
@@ -170,12 +205,22 @@ class PushQueue final : public PushInput {
     const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(count);
     out->assign(queue_.begin(), end);
     queue_.erase(queue_.begin(), end);
+    read_samples_ += count;
+    while (!pushes_.empty() && pushes_.front().end_sample <= read_samples_) pushes_.pop_front();
     return count;
   }
 
   bool ended() const override {
     std::lock_guard lock(mutex_);
     return closed_ && queue_.empty();
+  }
+
+  // How long the oldest queued sample has waited.
+  double LagSeconds() const override {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty() || pushes_.empty()) return 0;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - pushes_.front().at)
+        .count();
   }
 
   void Close() override {
@@ -208,6 +253,14 @@ class PushQueue final : public PushInput {
   std::vector<float> decoded_;                   // guarded by mutex_ (scratch)
   std::vector<float> converted_;                 // guarded by mutex_ (scratch)
   bool closed_ = false;                          // guarded by mutex_
+  // When each pushed frame's audio arrived (for LagSeconds), oldest first, up to the unread.
+  struct PushedAt {
+    uint64_t end_sample;  // the frame's audio ends at this count of samples ever pushed
+    SteadyTime at;
+  };
+  std::deque<PushedAt> pushes_;  // guarded by mutex_
+  uint64_t pushed_samples_ = 0;  // guarded by mutex_
+  uint64_t read_samples_ = 0;    // guarded by mutex_
 };
 
 Result<std::unique_ptr<AudioInput>> OpenPush(const SourceConfig& source) {

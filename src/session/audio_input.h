@@ -28,6 +28,19 @@ class AudioInput {
   // The reader is back after a pause: a paced input restarts its schedule from now instead of
   // delivering the paused time's audio in a burst. Worker thread only.
   virtual void Resumed() {}
+  // How far the reader is behind a real-time source, in seconds of wall time: how long the
+  // oldest unread audio has been available (a file at speed > 0: since it came due; pushed
+  // audio: since it was pushed). 0 when nothing waits, and for a source that is not real time
+  // (a file at speed 0) or cannot tell (a capture device, whose ring buffer overruns by itself).
+  // Worker thread only.
+  virtual double LagSeconds() const { return 0; }
+  // Whether Drop can discard audio (a paced file); a push queue does not: its producer is held
+  // back by the queue's limit instead.
+  virtual bool CanDrop() const { return false; }
+  // Catches up by `lag_s` of the source's time: discards the oldest unread audio that the source
+  // delivers in that time (speed x lag_s seconds of a file). Returns the seconds of audio
+  // discarded. Fails like Read. Worker thread only.
+  virtual Result<double> Drop(double /*lag_s*/) { return 0.0; }
 };
 
 // Pushed PCM frames (the WebSocket at /sessions/{sid}/audio). Push is called by the network

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -48,6 +49,12 @@ FailureReport DescribeFailure(const Status& result, bool log_failed) {
     return {kInternal, events::ServerError{"internal", kInternal, NewLogId()}};
   }
   return {result.message(), std::nullopt};
+}
+
+// A source that cannot drop audio (a push queue) sheds partials only.
+OverloadConfig OverloadFor(OverloadConfig config, const AudioInput* input) {
+  if (input == nullptr || !input->CanDrop()) config.max_lag_s = 0;
+  return config;
 }
 
 }  // namespace
@@ -106,6 +113,7 @@ Session::Session(std::string id, SessionConfig config, std::unique_ptr<AudioInpu
       segmenter_(
           std::make_unique<asr::Segmenter>(std::move(stream), config_.asr, clock, captions_.get())),
       audio_file_(std::move(audio_file)),
+      governor_(OverloadFor(config_.overload, input.get())),
       input_(std::move(input)),
       push_input_(dynamic_cast<PushInput*>(input_.get())) {}
 
@@ -125,6 +133,7 @@ SessionInfo Session::Info() const {
                      .started_at_wall_ns = started_at_wall_ns_,
                      .audio_seconds = audio_seconds_,
                      .metrics = metrics_,
+                     .overload = overload_,
                      .audio_path = audio_path_,
                      .audio_error = audio_error_};
 }
@@ -233,6 +242,7 @@ Status Session::RunLoop() {
     if (!read.ok()) return read.status();
     if (read.value() > 0) {
       if (Status s = Recognize(chunk); !s.ok()) return s;
+      if (Status s = ShedLoad(); !s.ok()) return s;
     } else if (input_->ended()) {
       return Flush();
     }
@@ -262,6 +272,37 @@ Status Session::Recognize(std::span<const float> samples) {
   vu_.Add(samples, &levels_);
   for (const events::VuLevel& level : levels_) Publish(level);
   CopyMetrics(/*always=*/false);
+  return Status::Ok();
+}
+
+Status Session::ShedLoad() {
+  const double lag_s = input_->LagSeconds();
+  const bool was_overloaded = governor_.overloaded();
+  const OverloadGovernor::Decision decision = governor_.Update(lag_s, clock_.NowNs());
+  segmenter_->set_partials_enabled(!governor_.overloaded());
+  double dropped_s = 0;
+  if (decision.drop_s > 0) {
+    auto dropped = input_->Drop(decision.drop_s);
+    if (!dropped.ok()) return dropped.status();
+    dropped_s = dropped.value();
+    // Ends the open segment with the words recognized so far: a drop never costs a final.
+    if (Status s = Checked(segmenter_->SkipAudio(dropped_s)); !s.ok()) return s;
+  }
+  double dropped_total_s = 0;
+  {
+    std::lock_guard lock(mutex_);
+    overload_.lag_s = lag_s;
+    overload_.max_lag_s = std::max(overload_.max_lag_s, lag_s);
+    overload_.overloaded = governor_.overloaded();
+    if (governor_.overloaded() && !was_overloaded) ++overload_.overloads;
+    overload_.dropped_audio_s += dropped_s;
+    dropped_total_s = overload_.dropped_audio_s;
+  }
+  if (decision.report) {
+    Publish(events::SessionOverload{.lag_s = lag_s,
+                                    .shedding = std::string(SheddingName(decision.shedding)),
+                                    .dropped_audio_s = dropped_total_s});
+  }
   return Status::Ok();
 }
 

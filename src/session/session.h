@@ -22,12 +22,22 @@
 #include "events/event.h"
 #include "session/audio_input.h"
 #include "session/event_sink.h"
+#include "session/overload.h"
 #include "session/session_config.h"
 #include "session/translation_worker.h"
 #include "session/vu_meter.h"
 #include "store/session_log.h"
 
 namespace lx::session {
+
+// How far a session's recognizer is behind its real-time source, and what it shed.
+struct OverloadStats {
+  double lag_s = 0;            // the latest lag measured (s behind the real-time source)
+  double max_lag_s = 0;        // the largest lag measured
+  bool overloaded = false;     // shedding load now
+  size_t overloads = 0;        // times the session became overloaded
+  double dropped_audio_s = 0;  // audio dropped unrecognized
+};
 
 // What a session can tell about itself, copied under its lock.
 struct SessionInfo {
@@ -38,6 +48,7 @@ struct SessionInfo {
   int64_t started_at_wall_ns = 0;
   double audio_seconds = 0;  // audio recognized so far
   asr::StreamMetrics metrics;
+  OverloadStats overload;
   std::string audio_path;   // the file the session saves its audio in; "" when it saves none
   std::string audio_error;  // why saving audio stopped early (the file keeps what came before)
 };
@@ -58,11 +69,14 @@ using ThreadStarter = std::function<std::thread(std::function<void()> body)>;
 // Events, all published from the worker thread, in this order: status running; then asr.partial,
 // asr.final and vu (about every 100 ms of audio) as audio is recognized, with status paused /
 // running around a pause; status stopping, the end-of-stream final, status stopped — or, on a
-// failure, status error (detail: the reason) at once. An internal failure (an exception, an
-// internal status, a final the log cannot take) is reported as server.error {code, detail,
-// error_id} just before status error; both carry a fixed detail, which is also Info().error,
-// and the failure's text is logged under error_id. Every final is appended to the log before
-// it is published; a final the log cannot take is not published and fails the session.
+// failure, status error (detail: the reason) at once. session.overload events come between
+// captions when the recognizer falls behind a real-time source (see OverloadGovernor): partials
+// stop while it is overloaded, and past max_lag_s the open segment's final is forced and the
+// oldest waiting audio dropped (a source that can drop: a paced file). An internal failure (an
+// exception, an internal status, a final the log cannot take) is reported as server.error {code,
+// detail, error_id} just before status error; both carry a fixed detail, which is also
+// Info().error, and the failure's text is logged under error_id. Every final is appended to the log
+// before it is published; a final the log cannot take is not published and fails the session.
 //
 // Translation (a `translation` worker given to Start): each partial is offered to it and each
 // final handed to it after the final was published, so its mt.final follows the asr.final; its
@@ -130,6 +144,8 @@ class Session {
   Status RunLoop();
   Request NextRequest();
   Status Recognize(std::span<const float> samples);
+  // Measures the lag after a chunk and sheds load as the governor decides.
+  Status ShedLoad();
   void WriteAudio(std::span<const float> samples);
   // Closes the audio file (if still open); a failure, its own or a Write's, is logged and kept.
   void CloseAudioFile();
@@ -164,6 +180,7 @@ class Session {
   std::vector<events::VuLevel> levels_;                 // scratch for vu_
   Status log_error_;                                    // the first final the log refused
   std::unique_ptr<audio::AudioFileWriter> audio_file_;  // null when not saving (any more)
+  OverloadGovernor governor_;
 
   // The worker reads input_ without the lock (it alone replaces it); Push reads it under it.
   mutable std::mutex input_mutex_;
@@ -178,6 +195,7 @@ class Session {
   bool stop_requested_ = false;                                   // guarded by mutex_
   bool finalize_requested_ = false;                               // guarded by mutex_
   asr::StreamMetrics metrics_;  // guarded by mutex_ (copied from the worker)
+  OverloadStats overload_;      // guarded by mutex_
   double audio_seconds_ = 0;    // guarded by mutex_
   std::string audio_error_;     // guarded by mutex_
 

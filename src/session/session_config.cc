@@ -141,8 +141,9 @@ Status FirstError(std::initializer_list<Status> statuses) {
 constexpr std::array<std::string_view, 2> kMicFields = {"type", "device"};
 constexpr std::array<std::string_view, 4> kFileFields = {"type", "path", "speed", "loop"};
 constexpr std::array<std::string_view, 3> kPushFields = {"type", "sample_rate", "format"};
-constexpr std::array<std::string_view, 5> kAsrFields = {
-    "model_dir", "partial_interval_ms", "silence_ms", "max_segment_s", "stable_after_ms"};
+constexpr std::array<std::string_view, 7> kAsrFields = {
+    "model_dir",       "partial_interval_ms", "silence_ms", "max_segment_s",
+    "stable_after_ms", "overload_lag_s",      "max_lag_s"};
 constexpr std::array<std::string_view, 3> kMtFields = {"enabled", "target", "cadence_words"};
 constexpr std::array<std::string_view, 5> kTopFields = {"name", "source", "asr", "save_audio",
                                                         "mt"};
@@ -186,6 +187,8 @@ Status AsrFromJson(const Json& object, SessionConfig* config) {
       ReadInt(object, "asr", "silence_ms", &config->asr.silence_ms),
       ReadNumber(object, "asr", "max_segment_s", &config->asr.max_segment_s),
       ReadInt(object, "asr", "stable_after_ms", &config->asr.stable_after_ms),
+      ReadNumber(object, "asr", "overload_lag_s", &config->overload.lag_s),
+      ReadNumber(object, "asr", "max_lag_s", &config->overload.max_lag_s),
   });
 }
 
@@ -238,6 +241,9 @@ Status ValidateSource(const SourceConfig& source) {
 Status SessionConfig::Validate() const {
   if (Status s = ValidateSource(source); !s.ok()) return s;
   if (Status s = asr.Validate(); !s.ok()) return Status::InvalidArgument("asr." + s.message());
+  if (Status s = overload.Validate(); !s.ok()) {
+    return Status::InvalidArgument("asr." + s.message());
+  }
   return ValidateTranslation(mt);
 }
 
@@ -281,7 +287,9 @@ events::Json SessionConfigToJson(const SessionConfig& config) {
                 {"partial_interval_ms", config.asr.partial_interval_ms},
                 {"silence_ms", config.asr.silence_ms},
                 {"max_segment_s", config.asr.max_segment_s},
-                {"stable_after_ms", config.asr.stable_after_ms}}},
+                {"stable_after_ms", config.asr.stable_after_ms},
+                {"overload_lag_s", config.overload.lag_s},
+                {"max_lag_s", config.overload.max_lag_s}}},
               {"save_audio", NameOf(kSaveAudioNames, config.save_audio)},
               {"mt",
                {{"enabled", config.mt.enabled},

@@ -7,6 +7,7 @@
 #include "audio/audio_reader.h"
 #include "base/status.h"
 #include "events/json_codec.h"
+#include "session/overload.h"
 
 namespace lx::session {
 
@@ -38,6 +39,7 @@ struct SessionConfig {
   std::string name{};  // free text shown to viewers
   SourceConfig source{};
   asr::SegmenterConfig asr{};
+  OverloadConfig overload{};               // read from the asr section (overload_lag_s, max_lag_s)
   std::string model_dir{};                 // "" = the server's default model
   SaveAudio save_audio = SaveAudio::kOff;  // keep the recognized audio in the data folder
   TranslationConfig mt{};                  // translated captions; off by default

@@ -192,6 +192,42 @@ TEST(SegmenterTest, ForceFinalEndsTheOpenSegmentAndLaterWordsStartANewOne) {
   ExpectInvariants(run.sink.events);
 }
 
+TEST(SegmenterTest, SkippedAudioEndsTheOpenSegmentAndShiftsLaterTimesToSourceTime) {
+  Harness run({SpeechAt(0.0, {"a", "b", "c", "d"})});
+  ASSERT_TRUE(run.Feed(0.65).ok());
+  ASSERT_TRUE(run.segmenter.SkipAudio(3.0).ok());
+  ASSERT_EQ(run.sink.finals().size(), 1u) << "the open segment's words are not lost";
+  EXPECT_EQ(run.sink.finals()[0].text, "a b");
+  EXPECT_EQ(run.sink.finals()[0].eou_reason, EouReason::kForced);
+  EXPECT_DOUBLE_EQ(run.sink.finals()[0].t1_s, 0.6) << "audio before the skip keeps its times";
+  ASSERT_TRUE(run.Feed(2.0).ok());
+  const auto finals = run.sink.finals();
+  ASSERT_EQ(finals.size(), 2u);
+  EXPECT_EQ(finals[1].text, "c d");
+  EXPECT_DOUBLE_EQ(finals[1].t0_s, 3.6);
+  EXPECT_DOUBLE_EQ(finals[1].words[1].t1_s, 4.2);
+  for (const Partial& partial : run.sink.partials()) {
+    if (partial.segment_id == finals[1].segment_id) {
+      EXPECT_GE(partial.t_audio_end_s, 3.6);
+    }
+  }
+  EXPECT_DOUBLE_EQ(run.segmenter.audio_seconds(), 2.65) << "only recognized audio counts";
+  ExpectInvariants(run.sink.events);
+}
+
+TEST(SegmenterTest, WithPartialsDisabledOnlyFinalsComeAndTheyAreTheSame) {
+  Harness with({SpeechAt(0.2, {"a", "b", "c"})});
+  Harness without({SpeechAt(0.2, {"a", "b", "c"})});
+  without.segmenter.set_partials_enabled(false);
+  ASSERT_TRUE(with.Feed(2.0).ok());
+  ASSERT_TRUE(without.Feed(2.0).ok());
+  EXPECT_FALSE(with.sink.partials().empty());
+  EXPECT_TRUE(without.sink.partials().empty());
+  EXPECT_EQ(without.segmenter.metrics().partials, 0u);
+  ASSERT_EQ(without.sink.finals().size(), 1u);
+  EXPECT_EQ(without.sink.finals()[0].text, with.sink.finals()[0].text);
+}
+
 TEST(SegmenterTest, ForceFinalOutsideSpeechDoesNothing) {
   Harness run({SpeechAt(1.0, {"a"})});
   ASSERT_TRUE(run.Feed(0.5).ok());

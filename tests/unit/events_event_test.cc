@@ -75,6 +75,13 @@ TEST(EventEnvelopeTest, TranslationErrorCarriesAFixedDetailAndAnErrorId) {
                                           {"error_id", "00ff"}}));
 }
 
+TEST(EventEnvelopeTest, SessionOverloadCarriesLagSheddingAndDroppedAudio) {
+  const auto json = Encode(SessionOverload{6.5, "drop_audio", 1.5});
+  EXPECT_EQ(json["t"], "session.overload");
+  EXPECT_EQ(json["data"],
+            nlohmann::json({{"lag_s", 6.5}, {"shedding", "drop_audio"}, {"dropped_audio_s", 1.5}}));
+}
+
 TEST(EventEnvelopeTest, EveryStateHasItsWireName) {
   const std::pair<SessionState, const char*> cases[] = {
       {SessionState::kStarting, "starting"}, {SessionState::kRunning, "running"},

@@ -172,6 +172,8 @@ TEST_F(ApiTest, FileSessionLifecycleThroughTheApi) {
   EXPECT_EQ(api_.Handle(bad_format).status, 422);
   const auto metrics = Json::parse(Call("GET", "/sessions/" + sid + "/metrics").body);
   EXPECT_EQ(metrics["asr"]["finals"], 1);
+  EXPECT_EQ(metrics["overload"]["dropped_audio_s"], 0.0) << "a file at speed 0 never lags";
+  EXPECT_EQ(metrics["overload"]["overloaded"], false);
   const auto prometheus = Call("GET", "/metrics");
   EXPECT_THAT(prometheus.body, HasSubstr("loquilex_sessions{status=\"stopped\"} 1"));
   EXPECT_EQ(Call("POST", "/sessions/" + sid + "/pause").status, 409) << "it has ended";

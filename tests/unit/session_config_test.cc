@@ -72,6 +72,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "asr.max_segment_s must be between 1 and 600"},
         BadBody{R"({"source": {"type": "mic"}, "asr": {"stable_after_ms": -5}})",
                 "asr.stable_after_ms must be between 0 and 10000"},
+        BadBody{R"({"source": {"type": "mic"}, "asr": {"overload_lag_s": 0.05}})",
+                "asr.overload_lag_s must be between 0.1 and 60"},
+        BadBody{R"({"source": {"type": "mic"}, "asr": {"max_lag_s": "5"}})",
+                "asr.max_lag_s must be a number"},
+        BadBody{R"({"source": {"type": "mic"}, "asr": {"overload_lag_s": 2, "max_lag_s": 1}})",
+                "asr.max_lag_s must be 0 (never drop audio) or between overload_lag_s and 600"},
         BadBody{R"({"source": {"type": "mic"}, "save_audio": "mp3"})",
                 "save_audio must be one of off, wav, flac"},
         BadBody{R"({"source": {"type": "mic"}, "save_audio": true})",
@@ -100,7 +106,8 @@ TEST(SessionConfigTest, ReadsAFileSessionWithEveryField) {
       "name": "talk", "save_audio": "off",
       "source": {"type": "file", "path": "/a.wav", "speed": 0, "loop": true},
       "asr": {"model_dir": "/m", "partial_interval_ms": 250, "silence_ms": 300,
-              "max_segment_s": 12.5, "stable_after_ms": 600}})"));
+              "max_segment_s": 12.5, "stable_after_ms": 600, "overload_lag_s": 2,
+              "max_lag_s": 0}})"));
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->name, "talk");
   EXPECT_EQ(config->source.type, SourceConfig::Type::kFile);
@@ -112,6 +119,9 @@ TEST(SessionConfigTest, ReadsAFileSessionWithEveryField) {
   EXPECT_EQ(config->asr.silence_ms, 300);
   EXPECT_EQ(config->asr.max_segment_s, 12.5);
   EXPECT_EQ(config->asr.stable_after_ms, 600);
+  EXPECT_EQ(config->overload.lag_s, 2);
+  EXPECT_EQ(config->overload.max_lag_s, 0) << "0: never drop audio";
+  EXPECT_EQ(SessionConfigToJson(*config)["asr"]["overload_lag_s"], 2) << "snapshots echo it";
   EXPECT_EQ(config->save_audio, SaveAudio::kOff);
 }
 
@@ -121,6 +131,8 @@ TEST(SessionConfigTest, DefaultsFillWhatTheBodyLeavesOut) {
   EXPECT_EQ(config->source.type, SourceConfig::Type::kMic);
   EXPECT_EQ(config->source.device, "");
   EXPECT_EQ(config->asr.silence_ms, SessionConfig{}.asr.silence_ms);
+  EXPECT_EQ(config->overload.lag_s, 1.0);
+  EXPECT_EQ(config->overload.max_lag_s, 5.0);
   EXPECT_EQ(config->model_dir, "");
 }
 

@@ -121,6 +121,40 @@ TEST_F(SessionInputTest, ASlowReaderCatchesUpInsteadOfFallingBehind) {
   EXPECT_LT(SecondsSince(start), 0.15);
 }
 
+TEST_F(SessionInputTest, AFileBehindItsScheduleHasABacklogThatDropSkips) {
+  auto input = Open(File(32000, 1.0));
+  const std::vector<float> all = ReadSamples(*Open(File(32000, 0)), 32000);
+  ReadSamples(*input, 3200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a slow recognizer
+  EXPECT_TRUE(input->CanDrop());
+  EXPECT_GE(input->LagSeconds(), 0.3) << "at least 400 ms came due, 100 ms was read early";
+  auto dropped = input->Drop(0.25);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_DOUBLE_EQ(dropped.value(), 0.25);
+  const std::vector<float> next = ReadSamples(*input, 10);
+  ASSERT_EQ(next.size(), 10u);
+  EXPECT_EQ(next[0], all[3200 + 4000]) << "the oldest waiting audio was skipped";
+}
+
+TEST_F(SessionInputTest, AFileAtSpeedZeroNeverLags) {
+  auto input = Open(File(16000, 0));
+  ReadSamples(*input, 1600);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(input->LagSeconds(), 0);
+  EXPECT_FALSE(input->CanDrop());
+}
+
+TEST_F(SessionInputTest, DroppingFromALoopingFileWrapsAround) {
+  auto input = Open(File(1000, 2.0, /*loop=*/true));
+  const std::vector<float> first = ReadSamples(*input, 1000);
+  auto dropped = input->Drop(1250 / 16000.0);  // at speed 2: 2500 samples
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_DOUBLE_EQ(dropped.value(), 2500 / 16000.0);
+  const std::vector<float> next = ReadSamples(*input, 1);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0], first[500]);
+}
+
 TEST_F(SessionInputTest, ALoopingFileStartsAgainAtItsEnd) {
   auto input = Open(File(1000, 0, /*loop=*/true));
   const std::vector<float> samples = ReadSamples(*input, 3500);
@@ -170,6 +204,21 @@ TEST_F(SessionInputTest, PushedS16FramesAreConvertedAndRead) {
   std::vector<float> chunk;
   ASSERT_EQ(input->Read(&chunk, 10, 0).value(), 3u);
   EXPECT_EQ(chunk, (std::vector<float>{0.5f, -1.0f, 0.0f}));
+}
+
+TEST_F(SessionInputTest, PushedAudioLagsByHowLongItsOldestSampleWaitedAndIsNeverDropped) {
+  auto input = Open(SourceConfig{.type = SourceConfig::Type::kPush});
+  EXPECT_FALSE(input->CanDrop()) << "a producer is held back by the queue's limit instead";
+  EXPECT_EQ(input->LagSeconds(), 0) << "nothing waits";
+  ASSERT_TRUE(AsPush(*input).Push(S16({16384, -32768})).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(AsPush(*input).Push(S16({0, 8192})).ok());
+  EXPECT_GE(input->LagSeconds(), 0.1) << "the first frame has waited";
+  std::vector<float> chunk;
+  ASSERT_EQ(input->Read(&chunk, 2, 0).value(), 2u);
+  EXPECT_LT(input->LagSeconds(), 0.1) << "now the second frame is the oldest";
+  ASSERT_EQ(input->Read(&chunk, 10, 0).value(), 2u);
+  EXPECT_EQ(input->LagSeconds(), 0);
 }
 
 TEST_F(SessionInputTest, PushedF32FramesAreReadAndClamped) {
