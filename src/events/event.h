@@ -80,9 +80,9 @@ struct SessionOverload {
 };
 
 // New types go at the end: tests and tools index the variant.
-using Payload = std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError,
-                             TranslationFinal, TranslationPartial, TranslationError,
-                             SessionOverload>;
+using Payload =
+    std::variant<asr::Partial, asr::Final, StatusChange, VuLevel, ServerError, TranslationFinal,
+                 TranslationPartial, TranslationError, SessionOverload>;
 
 // One published event with the moment it was produced.
 struct Event {
