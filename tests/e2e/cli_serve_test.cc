@@ -1,11 +1,7 @@
 // `loquilex serve` end to end: the real binary over loopback, driven by HTTP and WebSocket.
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -16,17 +12,18 @@
 #include <vector>
 
 #include "support/run_command.h"
+#include "support/server_process.h"
 #include "support/ws_client.h"
 
 namespace lx {
 namespace {
 
 namespace fs = std::filesystem;
-using ::lx::testing::Binary;
 using ::lx::testing::HttpReply;
 using ::lx::testing::ReadFile;
 using ::lx::testing::RunCommand;
 using ::lx::testing::SendHttp;
+using ::lx::testing::ServerProcess;
 using ::lx::testing::WsClient;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -38,79 +35,6 @@ const std::string kClip =
 constexpr char kClipText[] = "he was not an illness closed young man";
 constexpr char kHost[] = "127.0.0.1";
 constexpr int kCaptionTimeoutMs = 30000;
-
-// A `loquilex serve --port 0` child process; its stderr goes to <dir>/server.log.
-class ServerProcess {
- public:
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) ::close(out_);
-  }
-
-  // Starts the server and reads the URL it prints first. False when it did not come up.
-  bool Start(const fs::path& dir, const std::vector<std::string>& extra_args) {
-    std::vector<std::string> args = {Binary(), "serve",      "--port",
-                                     "0",      "--data-dir", (dir / "data").string()};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    int pipe_fds[2];
-    if (::pipe(pipe_fds) != 0) return false;
-    const std::string log = (dir / "server.log").string();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(pipe_fds[1], STDOUT_FILENO);
-      const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (err >= 0) ::dup2(err, STDERR_FILENO);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
-    out_ = pipe_fds[0];
-    const std::string line = ReadLine(20000);
-    const std::string prefix = std::string("http://") + kHost + ":";
-    if (line.rfind(prefix, 0) != 0) return false;
-    port_ = static_cast<uint16_t>(std::stoi(line.substr(prefix.size())));
-    return true;
-  }
-
-  // Sends `signal` and waits up to timeout_ms for the exit; the exit code, or -1 on timeout.
-  int Signal(int signal, int timeout_ms) {
-    ::kill(pid_, signal);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-
-  uint16_t port() const { return port_; }
-
- private:
-  std::string ReadLine(int timeout_ms) {
-    std::string line;
-    pollfd fd{out_, POLLIN, 0};
-    char c = 0;
-    while (::poll(&fd, 1, timeout_ms) > 0 && ::read(out_, &c, 1) == 1) {
-      if (c == '\n') return line;
-      line += c;
-    }
-    return line;
-  }
-
-  pid_t pid_ = -1;
-  int out_ = -1;
-  uint16_t port_ = 0;
-};
 
 class ServeCliTest : public ::testing::Test {
  protected:

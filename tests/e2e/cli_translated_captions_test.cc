@@ -1,12 +1,8 @@
 // Translated captions end to end: the real binary, real recorded speech and the real Apertium
 // (apertium-eng-spa), through `loquilex serve` over loopback and `loquilex transcribe`.
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -17,6 +13,7 @@
 #include <vector>
 
 #include "support/run_command.h"
+#include "support/server_process.h"
 #include "support/ws_client.h"
 
 namespace lx {
@@ -27,7 +24,7 @@ using ::lx::testing::Binary;
 using ::lx::testing::HttpReply;
 using ::lx::testing::ReadFile;
 using ::lx::testing::RunCommand;
-using ::lx::testing::SendHttp;
+using ::lx::testing::ServerProcess;
 using ::lx::testing::WsClient;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -45,58 +42,6 @@ bool ApertiumEngSpaInstalled() {
          fs::exists("/usr/share/apertium/modes/eng-spa.mode");
 }
 
-// A `loquilex serve --port 0` child; its stderr goes to <dir>/server.log. Killed when destroyed.
-class Server {
- public:
-  ~Server() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) ::close(out_);
-  }
-  // Starts it and reads the URL it prints first; false when it did not come up.
-  bool Start(const fs::path& dir, std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> args = {Binary(), "serve",      "--port",
-                                     "0",      "--data-dir", (dir / "data").string()};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    int fds[2];
-    if (::pipe(fds) != 0) return false;
-    const std::string log = (dir / "server.log").string();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (err >= 0) ::dup2(err, STDERR_FILENO);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = fds[0];
-    std::string line;
-    pollfd fd{out_, POLLIN, 0};
-    char c = 0;
-    while (::poll(&fd, 1, 20000) > 0 && ::read(out_, &c, 1) == 1 && c != '\n') line += c;
-    const std::string prefix = std::string("http://") + kHost + ":";
-    if (line.rfind(prefix, 0) != 0) return false;
-    port_ = static_cast<uint16_t>(std::stoi(line.substr(prefix.size())));
-    return true;
-  }
-  HttpReply Http(const std::string& method, const std::string& target,
-                 const std::string& body = "") const {
-    return SendHttp(kHost, port_, method, target, body);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  uint16_t port_ = 0;
-};
-
 class TranslatedCaptionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -108,7 +53,9 @@ class TranslatedCaptionsTest : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override {
-    server_.reset();  // stops it: a sanitizer's report is in the log by then
+    server_->Signal(SIGTERM,
+                    kTimeoutMs);  // a graceful stop: a sanitizer's report is logged by then
+    server_.reset();
     // Under TSan/ASan (make tsan) a report from the server's threads fails the test.
     EXPECT_EQ(ReadFile(dir_ / "server.log").find("Sanitizer"), std::string::npos);
     if (HasFailure()) std::cerr << "server log:\n" << ReadFile(dir_ / "server.log");
@@ -125,7 +72,7 @@ class TranslatedCaptionsTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::unique_ptr<Server> server_ = std::make_unique<Server>();
+  std::unique_ptr<ServerProcess> server_ = std::make_unique<ServerProcess>();
 };
 
 // Reads envelopes until the session's status is stopped; all of them, in order.
